@@ -1,0 +1,22 @@
+import { z } from "zod";
+import { commonEnv, jetstreamEnv } from "./common.ts";
+import { envInt, envList, envNumber, envUrl, portSchema } from "./env.ts";
+import { storeEnv } from "./store.ts";
+
+export const gatewayConfigSchema = z.object({
+  ...commonEnv,
+  ...jetstreamEnv,
+  ...storeEnv,
+  PORT: portSchema(8000),
+  HOST: z.string().trim().min(1).default("0.0.0.0"),
+  /** Base of the absolute URLs handed to clients; the request's host when unset. */
+  PUBLIC_BASE_URL: envUrl(["http", "https"]).optional(),
+  /** Origins allowed to call the API from a browser; `*` for any. Unset: same-origin only. */
+  CORS_ORIGINS: envList(z.string().regex(/^(\*|https?:\/\/[^\s,/]+)$/, "expected origins like https://app.example.com or *")).default([]),
+  SUPABASE_JWT_SECRET: z.string().min(16, "expected the project's JWT secret (at least 16 characters)").optional(),
+  SUPABASE_JWKS_URL: envUrl(["http", "https"]).optional(),
+  SUPABASE_ALLOW_SUB: envList(z.string().min(1)).optional(),
+  BOOTSTRAP_PAGE_LIMIT: envInt(5000, 1, 100_000),
+  GAP_STREAM_MAX_MINUTES: envNumber(15, 0.01, 24 * 60),
+});
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

@@ -1,0 +1,16 @@
+import { z } from "zod";
+import { envBool, envUrl } from "./env.ts";
+
+/**
+ * Where bars are stored (SPEC §8). `DATABASE_URL` wins for data when both it and `SUPABASE_URL` are set; with
+ * neither, the embedded store under `DATA_DIR` is used.
+ */
+export const storeEnv = {
+  DATABASE_URL: envUrl(["postgres", "postgresql"]).optional(),
+  /** Prepared statements; turn off for a transaction-mode pooler (Supabase port 6543, PgBouncer). */
+  DATABASE_PREPARE: envBool(true),
+  SUPABASE_URL: envUrl(["http", "https"]).optional(),
+  SUPABASE_API_KEY: z.string().trim().min(1).optional(),
+  SUPABASE_ANON_KEY: z.string().trim().min(1).optional(),
+  DATA_DIR: z.string().trim().min(1).default(".data"),
+};

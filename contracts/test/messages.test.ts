@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import {
+  describeIssues,
+  modelManifestSchema,
+  sessionRecordSchema,
+  sseEventSchemas,
+  tickEventSchema,
+  tickMsgId,
+  tickWindowStart,
+} from "../src/index.ts";
+
+describe("tick events", () => {
+  it("accept an aligned window and reject an unaligned one", () => {
+    const window_start = tickWindowStart(1_700_000_123_456, 3600);
+    expect(window_start % 3_600_000).toBe(0);
+    expect(tickEventSchema.parse({ kind: "retrain", window_start, interval_s: 3600 }).kind).toBe("retrain");
+    const bad = tickEventSchema.safeParse({ kind: "retrain", window_start: window_start + 1, interval_s: 3600 });
+    expect(describeIssues(bad.error!)).toMatch(/^window_start: must be a multiple/);
+    expect(describeIssues(tickEventSchema.safeParse({ kind: "deploy", window_start, interval_s: 1 }).error!)).toMatch(/^kind: /);
+    expect(tickMsgId({ kind: "infer", window_start })).toBe(`infer:${window_start}`);
+  });
+});
+
+describe("session record", () => {
+  const record = {
+    session_id: "A".repeat(32),
+    sub: "user-1",
+    symbol: "BTCUSDT",
+    supabase_last_ts: 1_700_000_010_000 - (1_700_000_010_000 % 15_000),
+    created_at: 1,
+    expires_at: 2,
+    stopped_at: null,
+  };
+  it("round-trips and names bad fields", () => {
+    expect(sessionRecordSchema.parse(record)).toEqual(record);
+    expect(describeIssues(sessionRecordSchema.safeParse({ ...record, session_id: "short" }).error!)).toMatch(/^session_id: /);
+    expect(describeIssues(sessionRecordSchema.safeParse({ ...record, sub: "" }).error!)).toMatch(/^sub: /);
+  });
+});
+
+describe("SSE payloads", () => {
+  it("end events carry one of the documented reasons", () => {
+    expect(sseEventSchemas.end.parse({ reason: "slow_consumer", last_ts: null }).reason).toBe("slow_consumer");
+    expect(describeIssues(sseEventSchemas.end.safeParse({ reason: "bored", last_ts: null }).error!)).toMatch(/^reason: /);
+    expect(sseEventSchemas.live.parse({ last_ts: 15_000, server_time: 20_000 }).last_ts).toBe(15_000);
+  });
+});
+
+describe("model manifest", () => {
+  const manifest = {
+    version: "20261126T050000Z",
+    created_at: "2026-11-26T05:00:00Z",
+    artifacts: { onnx: "model/20261126T050000Z/model.onnx" },
+    sha256: { onnx: "a".repeat(64) },
+    input: { name: "embedding", dims: [-1, 32] },
+    output: { name: "prediction", dims: [-1, 1] },
+    metrics: { val_mse: 0.01 },
+    trainer: { kind: "local", job_name: null, instance_type: null },
+  };
+  it("validates latest.json and names what is wrong", () => {
+    expect(modelManifestSchema.parse(manifest).version).toBe(manifest.version);
+    expect(describeIssues(modelManifestSchema.safeParse({ ...manifest, artifacts: {} }).error!)).toMatch(/^artifacts: must include an onnx/);
+    expect(describeIssues(modelManifestSchema.safeParse({ ...manifest, sha256: { onnx: "xyz" } }).error!)).toMatch(/^sha256.onnx: /);
+    expect(describeIssues(modelManifestSchema.safeParse({ ...manifest, version: "../x" }).error!)).toMatch(/^version: /);
+  });
+});

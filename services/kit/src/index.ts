@@ -1,0 +1,6 @@
+export * from "./config.ts";
+export * from "./log.ts";
+export * from "./nats.ts";
+export * from "./jetstream.ts";
+export * from "./shutdown.ts";
+export * from "./metrics.ts";

@@ -1,0 +1,64 @@
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { Logger } from "./log.ts";
+
+export type { NatsConnection } from "@nats-io/transport-node";
+
+export class NatsUnreachableError extends Error {
+  override name = "NatsUnreachableError";
+}
+
+export interface ConnectNatsOptions {
+  url: string;
+  /** Client name shown by the server (`nats server report connections`). */
+  name: string;
+  log: Logger;
+  /** How long the first connection may take before we give up. */
+  timeoutMs?: number;
+}
+
+/**
+ * Connects once (failing fast with a message that says what to do), then reconnects forever: a NATS restart is an
+ * outage to ride out, not a reason to exit.
+ */
+export async function connectNats({ url, name, log, timeoutMs = 5000 }: ConnectNatsOptions): Promise<NatsConnection> {
+  const servers = url.split(",").map((server) => server.trim());
+  let nc: NatsConnection;
+  try {
+    nc = await connect({
+      servers,
+      name,
+      timeout: timeoutMs,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+      reconnectJitter: 250,
+      pingInterval: 10_000,
+    });
+  } catch (error) {
+    throw new NatsUnreachableError(
+      `NATS is not reachable at ${url} (${(error as Error).message}). Start a server with JetStream ` +
+        "(`nats-server -js`) or set NATS_URL.",
+      { cause: error },
+    );
+  }
+  log.info({ server: nc.getServer() }, "connected to NATS");
+  void logNatsStatus(nc, log);
+  return nc;
+}
+
+async function logNatsStatus(nc: NatsConnection, log: Logger): Promise<void> {
+  for await (const status of nc.status()) {
+    switch (status.type) {
+      case "disconnect":
+        log.warn({ server: status.server }, "NATS disconnected");
+        break;
+      case "reconnect":
+        log.info({ server: status.server }, "NATS reconnected");
+        break;
+      case "error":
+        log.error({ err: status.error }, "NATS error");
+        break;
+      default:
+        log.debug({ status: status.type }, "NATS status");
+    }
+  }
+}

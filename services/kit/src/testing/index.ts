@@ -1,0 +1,7 @@
+/**
+ * Test support shared by every workspace's tests: unique namespaces on the real servers, condition waits with
+ * deadlines, and clean-up of what a test created. Never imported by production code.
+ */
+export * from "./namespace.ts";
+export * from "./wait.ts";
+export * from "./nats.ts";

@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import {
+  gatewayConfigSchema,
+  ingestorConfigSchema,
+  mlRunnerConfigSchema,
+  recorderConfigSchema,
+  schedulerConfigSchema,
+} from "@gapfill/contracts";
+import { ConfigError, loadConfig } from "../src/index.ts";
+
+function problemsOf(run: () => unknown): { variable: string; message: string }[] {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.problems];
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("config loading", () => {
+  it("applies SPEC §7 defaults when the environment is empty", () => {
+    const gateway = loadConfig(gatewayConfigSchema, "gateway", {});
+    expect(gateway).toMatchObject({
+      NATS_URL: "nats://127.0.0.1:4222",
+      NATS_NAMESPACE: "",
+      LOG_LEVEL: "info",
+      BINANCE_SYMBOL: ["BTCUSDT"],
+      PORT: 8000,
+      BOOTSTRAP_PAGE_LIMIT: 5000,
+      GAP_STREAM_MAX_MINUTES: 15,
+      SESSION_TTL_SECONDS: 1800,
+      BARS_MAX_AGE_HOURS: 168,
+      CORS_ORIGINS: [],
+    });
+    expect(gateway.DATABASE_URL).toBeUndefined();
+    const ingestor = loadConfig(ingestorConfigSchema, "ingestor", {});
+    expect(ingestor).toMatchObject({
+      GAP_STREAM_SLEEP_SECONDS: 1.5,
+      INGEST_BACKFILL_HOURS: 24,
+      BAR_CLOSE_GRACE_MS: 1000,
+      BINANCE_REST_URL: "https://data-api.binance.vision",
+      BINANCE_WS_URL: "wss://data-stream.binance.vision",
+    });
+    expect(loadConfig(schedulerConfigSchema, "scheduler", {})).toMatchObject({ ML_INTERVAL_SECONDS: 3600, INFER_INTERVAL_SECONDS: 600 });
+    expect(loadConfig(mlRunnerConfigSchema, "ml-runner", {})).toMatchObject({
+      LANDING_BUCKET: "ybigta-mlops-landing-zone-324037321745",
+      TRAIN_PREFIX: "train",
+      MODEL_PREFIX: "model",
+      SM_TRAIN_INSTANCE: "ml.g4dn.xlarge",
+      SM_FRAMEWORK_VERSION: "2.2",
+    });
+  });
+
+  it("parses lists, numbers and URLs; an empty value keeps the default", () => {
+    const config = loadConfig(gatewayConfigSchema, "gateway", {
+      BINANCE_SYMBOL: "btcusdt, ETHUSDT,,BTCUSDT",
+      PORT: "0",
+      GAP_STREAM_MAX_MINUTES: "0.5",
+      CORS_ORIGINS: "https://a.example, http://localhost:5173",
+      DATABASE_URL: "postgres://u@127.0.0.1:5432/test",
+      PUBLIC_BASE_URL: "https://api.example/",
+      NATS_NAMESPACE: "",
+    });
+    expect(config.BINANCE_SYMBOL).toEqual(["BTCUSDT", "ETHUSDT"]);
+    expect(config.PORT).toBe(0);
+    expect(config.GAP_STREAM_MAX_MINUTES).toBe(0.5);
+    expect(config.CORS_ORIGINS).toEqual(["https://a.example", "http://localhost:5173"]);
+    expect(config.PUBLIC_BASE_URL).toBe("https://api.example");
+    expect(config.NATS_NAMESPACE).toBe("");
+  });
+
+  it.each([
+    ["BOOTSTRAP_PAGE_LIMIT", "abc", gatewayConfigSchema, /expected an integer from 1 to 100000 \(got "abc"\)/],
+    ["BOOTSTRAP_PAGE_LIMIT", "0", gatewayConfigSchema, /expected an integer from 1/],
+    ["PORT", "70000", gatewayConfigSchema, /expected an integer from 0 to 65535/],
+    ["GAP_STREAM_MAX_MINUTES", "soon", gatewayConfigSchema, /expected a number/],
+    ["SESSION_TTL_SECONDS", "1.5", gatewayConfigSchema, /expected an integer/],
+    ["NATS_URL", "http://x y", gatewayConfigSchema, /expected nats:\/\/host:port/],
+    ["NATS_NAMESPACE", "a.b", gatewayConfigSchema, /expected up to 32 letters/],
+    ["LOG_LEVEL", "loud", gatewayConfigSchema, /expected one of fatal/],
+    ["BINANCE_SYMBOL", "BTC-USDT", gatewayConfigSchema, /expected symbols like BTCUSDT/],
+    ["DATABASE_URL", "mysql://x", gatewayConfigSchema, /expected an absolute postgres\/postgresql URL/],
+    ["SUPABASE_URL", "not a url", gatewayConfigSchema, /expected an absolute http\/https URL/],
+    ["CORS_ORIGINS", "example.com", gatewayConfigSchema, /expected origins like/],
+    ["DATABASE_PREPARE", "maybe", recorderConfigSchema, /expected true or false/],
+    ["RECORDER_BATCH_SIZE", "-5", recorderConfigSchema, /expected an integer from 1/],
+    ["GAP_STREAM_SLEEP_SECONDS", "0", ingestorConfigSchema, /expected a number from 0.1 to 60/],
+    ["BINANCE_WS_URL", "https://stream.binance.com", ingestorConfigSchema, /expected an absolute ws\/wss URL/],
+    ["INGEST_BACKFILL_HOURS", "-1", ingestorConfigSchema, /expected a number from 0/],
+    ["SAGEMAKER_ROLE_ARN", "role", mlRunnerConfigSchema, /expected an IAM role ARN/],
+  ] as const)("%s=%j is refused with a message naming it", (variable, value, schema, message) => {
+    const problems = problemsOf(() => loadConfig(schema, "svc", { [variable]: value }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.variable).toBe(variable);
+    expect(problems[0]!.message).toMatch(message);
+  });
+
+  it("reports every bad variable at once, and never echoes a secret", () => {
+    try {
+      loadConfig(gatewayConfigSchema, "gateway", { PORT: "x", SUPABASE_JWT_SECRET: "short", LOG_LEVEL: "loud" });
+      expect.unreachable("config should have been refused");
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const message = (error as Error).message;
+      expect(message).toMatch(/^gateway: invalid configuration/);
+      expect(message).toMatch(/PORT: /);
+      expect(message).toMatch(/LOG_LEVEL: /);
+      expect(message).toMatch(/SUPABASE_JWT_SECRET: .*\(got "\*\*\*"\)/);
+      expect(message).not.toContain("short");
+    }
+  });
+});
