@@ -5,3 +5,4 @@ export * from "./ingestor.ts";
 export * from "./recorder.ts";
 export * from "./gateway.ts";
 export * from "./ml.ts";
+export * from "./stack.ts";

@@ -1,0 +1,3 @@
+export * from "./stack.ts";
+export * from "./local-nats.ts";
+export * from "./supervisor.ts";

@@ -1,0 +1,127 @@
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { StackConfig } from "@gapfill/contracts";
+import { natsAnswers, startLocalNatsServer, type LocalNatsServer } from "./local-nats.ts";
+import { Supervisor } from "./supervisor.ts";
+
+export type StackMode = "live" | "demo";
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
+
+/** Services in start order; the simulator only in the demo. */
+const SERVICES = ["recorder", "ingestor", "gateway"] as const;
+
+export interface StackOptions {
+  mode: StackMode;
+  config: StackConfig;
+  /** Environment handed to every service (default: this process's). */
+  env?: NodeJS.ProcessEnv;
+  write?: (text: string) => void;
+  color?: boolean;
+  /** Called when the stack cannot go on (a service refused its configuration). */
+  onFatal?: (reason: string) => void;
+}
+
+export interface RunningStack {
+  gatewayUrl: string;
+  natsUrl: string;
+  /** The nats-server this stack started, when none answered at NATS_URL. */
+  localNats: LocalNatsServer | null;
+  supervisor: Supervisor;
+  /** Resolves once the gateway's /readyz answers 200. */
+  ready(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * The whole stack on one machine: NATS (the one at NATS_URL, or a local nats-server), in the demo the Binance
+ * simulator, then recorder, ingestor and gateway as supervised child processes with prefixed logs.
+ */
+export async function runStack(options: StackOptions): Promise<RunningStack> {
+  const { config, mode } = options;
+  const write = options.write ?? ((text: string) => process.stdout.write(text));
+  const names = mode === "demo" ? ["stack", "nats", "sim", ...SERVICES] : ["stack", "nats", ...SERVICES];
+  let fatal: (reason: string) => void = options.onFatal ?? (() => {});
+  const supervisor = new Supervisor(write, (reason) => fatal(reason), options.color ?? false, names);
+  const say = (text: string) => supervisor.line("stack", text);
+
+  let localNats: LocalNatsServer | null = null;
+  if (await natsAnswers(config.NATS_URL)) {
+    say(`using the NATS server at ${config.NATS_URL}`);
+  } else {
+    say(`no NATS server answers at ${config.NATS_URL}; starting ${config.NATS_SERVER_BIN} with nats.conf`);
+    localNats = await startLocalNatsServer({
+      bin: config.NATS_SERVER_BIN,
+      url: config.NATS_URL,
+      confPath: join(REPO_ROOT, "nats.conf"),
+      storeDir: resolve(REPO_ROOT, config.DATA_DIR, "nats"),
+      onOutput: (line) => supervisor.line("nats", line),
+    });
+  }
+
+  const baseEnv: Record<string, string | undefined> = {
+    ...(options.env ?? process.env),
+    NATS_URL: config.NATS_URL,
+    DATA_DIR: resolve(REPO_ROOT, config.DATA_DIR),
+    PORT: String(config.PORT),
+    LOG_LEVEL: config.LOG_LEVEL,
+    LOG_FORMAT: (options.env ?? process.env).LOG_FORMAT ?? (options.color ? "pretty" : "json"),
+  };
+  const nodeArgs = (service: string) => ["--import", "tsx", join(REPO_ROOT, "services", service, "src", "main.ts")];
+
+  if (mode === "demo") {
+    const simUrl = `http://127.0.0.1:${config.SIM_PORT}`;
+    say(`DEMO MODE: prices are SIMULATED by the Binance simulator at ${simUrl}, not real Binance data`);
+    supervisor.start({ name: "sim", command: process.execPath, args: nodeArgs("binance-sim"), cwd: REPO_ROOT, env: { ...baseEnv, SIM_PORT: String(config.SIM_PORT) } });
+    await waitUntil(() => httpOk(`${simUrl}/api/v3/ping`), 60_000, "the Binance simulator");
+    baseEnv.BINANCE_REST_URL = simUrl;
+    baseEnv.BINANCE_WS_URL = `ws://127.0.0.1:${config.SIM_PORT}`;
+  } else {
+    say("live mode: the ingestor reads real Binance market data");
+  }
+  for (const service of SERVICES) {
+    supervisor.start({ name: service, command: process.execPath, args: nodeArgs(service), cwd: REPO_ROOT, env: baseEnv });
+  }
+
+  const gatewayUrl = `http://127.0.0.1:${config.PORT}`;
+  let stopped: Promise<void> | null = null;
+  const stop = () =>
+    (stopped ??= (async () => {
+      say("stopping services");
+      await supervisor.stopAll();
+      if (localNats) {
+        say("stopping nats-server");
+        await localNats.stop();
+      }
+      say("stopped");
+    })());
+  fatal = (reason) => {
+    say(`cannot continue: ${reason}`);
+    void stop().then(() => options.onFatal?.(reason));
+  };
+  return {
+    gatewayUrl,
+    natsUrl: config.NATS_URL,
+    localNats,
+    supervisor,
+    ready: (timeoutMs = 120_000) => waitUntil(() => httpOk(`${gatewayUrl}/readyz`), timeoutMs, "the gateway"),
+    stop,
+  };
+}
