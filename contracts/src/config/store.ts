@@ -12,5 +12,14 @@ export const storeEnv = {
   SUPABASE_URL: envUrl(["http", "https"]).optional(),
   SUPABASE_API_KEY: z.string().trim().min(1).optional(),
   SUPABASE_ANON_KEY: z.string().trim().min(1).optional(),
+  /** Schema holding price_15s on DATABASE_URL; unset: the server's search_path (`public`). */
+  DATABASE_SCHEMA: z
+    .string()
+    .trim()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, "expected a lower-case SQL identifier like public")
+    .optional(),
   DATA_DIR: z.string().trim().min(1).default(".data"),
 };
+
+export const storeConfigSchema = z.object(storeEnv);
+export type StoreConfig = z.infer<typeof storeConfigSchema>;

@@ -4,3 +4,4 @@ export * from "./nats.ts";
 export * from "./jetstream.ts";
 export * from "./shutdown.ts";
 export * from "./metrics.ts";
+export * from "./store/index.ts";

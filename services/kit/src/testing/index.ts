@@ -5,3 +5,5 @@
 export * from "./namespace.ts";
 export * from "./wait.ts";
 export * from "./nats.ts";
+export * from "./postgres.ts";
+export * from "./bars.ts";

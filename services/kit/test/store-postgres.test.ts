@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pino } from "pino";
+import type { Sql } from "postgres";
+import { createLogger } from "../src/log.ts";
+import { openPostgresStore, openStore, storeKindOf } from "../src/store/index.ts";
+import { connectTestPostgres, dropTestSchema, TEST_DATABASE_URL, TEST_SERIES_START, testBars, uniqueNamespace } from "../src/testing/index.ts";
+import { describeStoreContract } from "./store.contract.ts";
+
+const log = createLogger({ service: "store-test", level: "silent" });
+const schemas: string[] = [];
+let admin: Sql;
+
+beforeAll(() => {
+  admin = connectTestPostgres();
+});
+afterAll(async () => {
+  for (const schema of schemas) await dropTestSchema(admin, schema);
+  await admin.end();
+});
+
+function freshSchema(): string {
+  const schema = uniqueNamespace();
+  schemas.push(schema);
+  return schema;
+}
+
+describeStoreContract("postgres", async () => {
+  const store = await openPostgresStore({ url: TEST_DATABASE_URL, prepare: true, schema: freshSchema(), log });
+  return { store, teardown: () => store.close() };
+});
+
+describeStoreContract("postgres without prepared statements (transaction-mode pooler)", async () => {
+  const store = await openPostgresStore({ url: TEST_DATABASE_URL, prepare: false, schema: freshSchema(), log });
+  return { store, teardown: () => store.close() };
+});
+
+describe("postgres store", () => {
+  it("stores ts as timestamptz and numeric columns as numeric", async () => {
+    const schema = freshSchema();
+    const store = await openPostgresStore({ url: TEST_DATABASE_URL, prepare: true, schema, log });
+    try {
+      const [bar] = testBars("BTCUSDT", TEST_SERIES_START, 1);
+      await store.upsertBars([bar!]);
+      const columns = await admin<{ column_name: string; data_type: string }[]>`
+        select column_name, data_type from information_schema.columns
+        where table_schema = ${schema} and table_name = 'price_15s' and column_name in ('ts', 'open', 'trades')
+        order by column_name`;
+      expect(columns.map((c) => [c.column_name, c.data_type])).toEqual([
+        ["open", "numeric"],
+        ["trades", "bigint"],
+        ["ts", "timestamp with time zone"],
+      ]);
+      const [row] = await admin.unsafe(`select ts = '2024-01-01T00:00:00Z'::timestamptz as exact, open::text from ${schema}.price_15s`);
+      expect(row).toEqual({ exact: true, open: String(bar!.open) });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("applies the schema idempotently when several processes start at once", async () => {
+    const schema = freshSchema();
+    const stores = await Promise.all(
+      Array.from({ length: 4 }, () => openPostgresStore({ url: TEST_DATABASE_URL, prepare: true, schema, log, maxConnections: 1 })),
+    );
+    try {
+      await stores[0]!.upsertBars(testBars("BTCUSDT", TEST_SERIES_START, 3));
+      const again = await openPostgresStore({ url: TEST_DATABASE_URL, prepare: true, schema, log });
+      expect(await again.lastBarTs("BTCUSDT")).toBe(TEST_SERIES_START + 2 * 15_000);
+      await again.close();
+      const [{ tables }] = (await admin`
+        select count(*)::int as tables from information_schema.tables where table_schema = ${schema}`) as unknown as [{ tables: number }];
+      expect(tables).toBe(2);
+    } finally {
+      await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  it("fails to open with a clear error when the server is unreachable", async () => {
+    await expect(
+      openPostgresStore({ url: "postgres://postgres@127.0.0.1:1/test", prepare: true, schema: freshSchema(), log }),
+    ).rejects.toThrow(/ECONNREFUSED|connect/);
+  });
+});
+
+describe("openStore", () => {
+  const base = { DATABASE_PREPARE: true, DATA_DIR: ".data" };
+
+  it("picks DATABASE_URL for data when both it and SUPABASE_URL are set, then Supabase, then embedded", () => {
+    expect(storeKindOf({ ...base, DATABASE_URL: TEST_DATABASE_URL, SUPABASE_URL: "https://x.supabase.co" })).toBe("postgres");
+    expect(storeKindOf({ ...base, SUPABASE_URL: "https://x.supabase.co" })).toBe("supabase");
+    expect(storeKindOf(base)).toBe("embedded");
+  });
+
+  it("opens the Postgres adapter on the configured schema and logs where, never the password", async () => {
+    const schema = freshSchema();
+    const lines: string[] = [];
+    const spy = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
+    const url = TEST_DATABASE_URL.replace("postgres@", "postgres:hunter2@");
+    const store = await openStore(
+      { ...base, DATABASE_URL: url, DATABASE_SCHEMA: schema, SUPABASE_URL: "https://x.supabase.co" },
+      { log: spy, access: "write" },
+    );
+    try {
+      expect(store.kind).toBe("postgres");
+      await store.upsertBars(testBars("BTCUSDT", TEST_SERIES_START, 2));
+      const [{ n }] = (await admin.unsafe(`select count(*)::int as n from ${schema}.price_15s`)) as unknown as [{ n: number }];
+      expect(n).toBe(2);
+      expect(lines.join("\n")).toContain('"store":"postgres"');
+      expect(lines.join("\n")).toContain('"supabaseAuthOnly":true');
+      expect(lines.join("\n")).not.toContain("hunter2");
+    } finally {
+      await store.close();
+    }
+  });
+});
