@@ -2,12 +2,14 @@ import type { StoreConfig } from "@gapfill/contracts";
 import type { Logger } from "../log.ts";
 import { StoreConfigError } from "./errors.ts";
 import { openPostgresStore } from "./postgres.ts";
+import { openSupabaseStore, supabaseKeyRole } from "./supabase.ts";
 import type { BarStore, StoreKind } from "./types.ts";
 
 export type { BarPageQuery, BarStore, StoreKind } from "./types.ts";
 export { StoreConfigError, StoreInputError } from "./errors.ts";
 export { MAX_PAGE_LIMIT } from "./input.ts";
 export { openPostgresStore, type PostgresStoreOptions } from "./postgres.ts";
+export { openSupabaseStore, supabaseKeyRole, SupabaseRequestError, type SupabaseStoreOptions } from "./supabase.ts";
 
 export interface OpenStoreOptions {
   log: Logger;
@@ -28,6 +30,30 @@ export function storeKindOf(config: StoreConfig): StoreKind {
 function describeDatabaseUrl(url: string): string {
   const parsed = new URL(url);
   return `${parsed.hostname}${parsed.port ? `:${parsed.port}` : ""}${parsed.pathname}`;
+}
+
+/**
+ * The Data API key for the access asked for. Reads take SUPABASE_API_KEY or SUPABASE_ANON_KEY; writes (the
+ * recorder) need SUPABASE_API_KEY holding a key allowed to write, and are refused with a clear message otherwise.
+ */
+export function supabaseKeyFor(config: StoreConfig, access: "read" | "write"): { key: string; variable: string } {
+  if (access === "read") {
+    if (config.SUPABASE_API_KEY) return { key: config.SUPABASE_API_KEY, variable: "SUPABASE_API_KEY" };
+    if (config.SUPABASE_ANON_KEY) return { key: config.SUPABASE_ANON_KEY, variable: "SUPABASE_ANON_KEY" };
+    throw new StoreConfigError(
+      "SUPABASE_URL is set but no Data API key: set SUPABASE_API_KEY or SUPABASE_ANON_KEY (or DATABASE_URL)",
+    );
+  }
+  const key = config.SUPABASE_API_KEY;
+  if (!key || supabaseKeyRole(key) === "read-only") {
+    throw new StoreConfigError(
+      `writing price_15s through the Supabase Data API needs a key allowed to write, but ${
+        key ? "SUPABASE_API_KEY is an anon/publishable key" : "SUPABASE_API_KEY is unset"
+      }${config.SUPABASE_ANON_KEY ? " (SUPABASE_ANON_KEY cannot write)" : ""}: set SUPABASE_API_KEY to the project's ` +
+        "service_role or sb_secret_ key, or set DATABASE_URL to write over a direct Postgres connection",
+    );
+  }
+  return { key, variable: "SUPABASE_API_KEY" };
 }
 
 /** Opens the bar store the configuration selects (SPEC §8) and logs which one, never a key or password. */
@@ -54,7 +80,17 @@ export async function openStore(config: StoreConfig, options: OpenStoreOptions):
         applicationName: options.applicationName,
       });
     }
+    case "supabase": {
+      const url = config.SUPABASE_URL!;
+      const { key, variable } = supabaseKeyFor(config, options.access);
+      const role = supabaseKeyRole(key);
+      options.log.info({ store: kind, url, key: variable, keyRole: role }, "bar store: Supabase Data API (SUPABASE_URL)");
+      if (options.access === "write" && role === "unknown") {
+        options.log.warn({ key: variable }, "cannot tell from its form whether the Supabase key may write; the first upsert will tell");
+      }
+      return openSupabaseStore({ url, key, log: options.log });
+    }
     default:
-      throw new StoreConfigError(`the ${kind} bar store is not available yet: set DATABASE_URL`);
+      throw new StoreConfigError(`the ${kind} bar store is not available yet: set DATABASE_URL or SUPABASE_URL`);
   }
 }

@@ -7,3 +7,4 @@ export * from "./wait.ts";
 export * from "./nats.ts";
 export * from "./postgres.ts";
 export * from "./bars.ts";
+export * from "./postgrest.ts";
