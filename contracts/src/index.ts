@@ -4,6 +4,7 @@ export * from "./bar.ts";
 export * from "./issues.ts";
 export * from "./session.ts";
 export * from "./sse.ts";
+export * from "./api.ts";
 export * from "./ticks.ts";
 export * from "./model.ts";
 export * from "./names.ts";

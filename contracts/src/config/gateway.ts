@@ -18,5 +18,12 @@ export const gatewayConfigSchema = z.object({
   SUPABASE_ALLOW_SUB: envList(z.string().min(1)).optional(),
   BOOTSTRAP_PAGE_LIMIT: envInt(5000, 1, 100_000),
   GAP_STREAM_MAX_MINUTES: envNumber(15, 0.01, 24 * 60),
+  /** Local mode (no SUPABASE_URL): the HS256 secret; generated into DATA_DIR on first use when unset. */
+  LOCAL_JWT_SECRET: z.string().min(32, "expected at least 32 characters").optional(),
+  /** Rate limits per user (`sub`), or per client IP before a user is known. */
+  SESSION_START_PER_MINUTE: envInt(30, 1, 1_000_000),
+  BOOTSTRAP_PER_MINUTE: envInt(300, 1, 1_000_000),
+  /** Closed bars each gateway keeps in memory per symbol; replays older than this read JetStream directly. */
+  GAP_WINDOW_BARS: envInt(5760, 10, 1_000_000),
 });
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;

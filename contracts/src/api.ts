@@ -1,0 +1,104 @@
+import { z } from "zod";
+import { closedBarSchema } from "./bar.ts";
+import { sessionIdSchema } from "./session.ts";
+import { symbolSchema } from "./symbol.ts";
+import { BAR_MS } from "./time.ts";
+
+/**
+ * What crosses the gateway's HTTP boundary besides sessions: query strings, bootstrap pages and error bodies.
+ * Query values arrive as strings, so each parameter schema states the digits it accepts and converts them.
+ */
+
+/** 2100-01-01T00:00:00Z: no bar time at or past it is plausible, so larger values are rejected as malformed. */
+export const MAX_EPOCH_MS = 4_102_444_800_000;
+
+/** An aligned bar open time given as decimal digits in a query string (`from_ts=1700000000000`). */
+export const barTsParamSchema = z
+  .string()
+  .regex(/^\d{1,13}$/, "must be epoch milliseconds (decimal digits)")
+  .transform(Number)
+  .refine((ts) => ts <= MAX_EPOCH_MS, "must be before 2100-01-01")
+  .refine((ts) => ts % BAR_MS === 0, `must be a bar open time (a multiple of ${BAR_MS})`);
+
+/** `?partial=1`: receive the forming bar too. */
+const flagParamSchema = z
+  .enum(["0", "1", "true", "false"], { error: "must be 1 or 0" })
+  .transform((v) => v === "1" || v === "true");
+
+/** Opaque bootstrap cursor: url-safe base64 payload, a dot, and its MAC. */
+export const cursorParamSchema = z.string().regex(/^[A-Za-z0-9_-]{1,400}\.[A-Za-z0-9_-]{22}$/, "must be a next_cursor returned by /bootstrap");
+
+/** Rejects `from_ts >= to_ts` when both are given; the path names the parameter to fix. */
+function checkTimeOrder(q: { from_ts?: number | undefined; to_ts?: number | undefined }, ctx: z.RefinementCtx): void {
+  if (q.from_ts !== undefined && q.to_ts !== undefined && q.to_ts < q.from_ts) {
+    ctx.addIssue({ code: "custom", path: ["to_ts"], message: "must not be before from_ts" });
+  }
+}
+
+export const bootstrapQuerySchema = z
+  .strictObject({
+    session_id: sessionIdSchema.optional(),
+    cursor: cursorParamSchema.optional(),
+    limit: z
+      .string()
+      .regex(/^\d{1,7}$/, "must be a positive integer")
+      .transform(Number)
+      .refine((n) => n >= 1, "must be at least 1")
+      .optional(),
+    /** Oldest bar open time to include (inclusive). */
+    from_ts: barTsParamSchema.optional(),
+    /** Newest bar open time to include (inclusive); with a session it defaults to the session's supabase_last_ts. */
+    to_ts: barTsParamSchema.optional(),
+    symbol: symbolSchema.optional(),
+  })
+  .superRefine(checkTimeOrder);
+export type BootstrapQuery = z.infer<typeof bootstrapQuerySchema>;
+
+export const bootstrapPageSchema = z.strictObject({
+  symbol: symbolSchema,
+  /** Newest first. */
+  bars: z.array(closedBarSchema),
+  /** Pass back as `cursor` for the next (older) page; null on the last page. */
+  next_cursor: z.string().nullable(),
+});
+export type BootstrapPage = z.infer<typeof bootstrapPageSchema>;
+
+export const gapStreamQuerySchema = z
+  .strictObject({
+    session_id: sessionIdSchema,
+    /** Send closed bars with ts > from_ts; defaults to the session's supabase_last_ts. */
+    from_ts: barTsParamSchema.optional(),
+    /** Send bars up to and including to_ts, then `event: end` with reason `to_ts`. */
+    to_ts: barTsParamSchema.optional(),
+    partial: flagParamSchema.optional(),
+    /** For clients that cannot set the Last-Event-ID header; the header wins when both are present. */
+    last_event_id: barTsParamSchema.optional(),
+  })
+  .superRefine(checkTimeOrder);
+export type GapStreamQuery = z.infer<typeof gapStreamQuerySchema>;
+
+export const sessionStopResponseSchema = z.strictObject({
+  session_id: sessionIdSchema,
+  stopped_at: z.number().int().nonnegative(),
+});
+export type SessionStopResponse = z.infer<typeof sessionStopResponseSchema>;
+
+/** Local mode only: a token the gateway accepts, for the chart page and `npm run token`. */
+export const devTokenRequestSchema = z.strictObject({
+  sub: z.string().regex(/^[A-Za-z0-9_.@:-]{1,128}$/, "must be 1-128 letters, digits or _ . @ : -").optional(),
+});
+export const devTokenResponseSchema = z.strictObject({
+  access_token: z.string(),
+  token_type: z.literal("bearer"),
+  expires_at: z.number().int().nonnegative(),
+});
+export type DevTokenResponse = z.infer<typeof devTokenResponseSchema>;
+
+/** Every error the gateway returns: a stable machine code and a sentence for people. */
+export const errorBodySchema = z.strictObject({
+  error: z.strictObject({
+    code: z.string(),
+    message: z.string(),
+  }),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;

@@ -1,0 +1,147 @@
+import { randomUUID } from "node:crypto";
+import compress from "@fastify/compress";
+import cors from "@fastify/cors";
+import helmet from "@fastify/helmet";
+import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from "fastify";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { natsNames, type GatewayConfig } from "@gapfill/contracts";
+import type { BarStore, Logger } from "@gapfill/kit";
+import { actingSub, registerAccessHooks } from "./access.ts";
+import { authFromConfig } from "./auth-setup.ts";
+import { DEFAULT_TUNING, type GatewayContext, type GatewayTuning } from "./context.ts";
+import { cursorKeyFrom } from "./cursor.ts";
+import { ApiError, registerErrorHandling, toErrorResponse } from "./errors.ts";
+import { createGatewayMetrics } from "./metrics.ts";
+import { bootstrapRoutes } from "./routes/bootstrap.ts";
+import { devTokenRoutes } from "./routes/dev-token.ts";
+import { opsRoutes } from "./routes/ops.ts";
+import { sessionRoutes } from "./routes/sessions.ts";
+import { streamRoutes } from "./routes/stream.ts";
+import { SessionRegistry } from "./sessions.ts";
+import { Hub } from "./stream/hub.ts";
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  log: Logger;
+  /** Connected, with the streams and bucket provisioned (ensureJetStream). Owned by the caller. */
+  nc: NatsConnection;
+  /** Owned by the caller. */
+  store: BarStore;
+  now?: () => number;
+  tuning?: Partial<GatewayTuning>;
+}
+
+/** JSON bodies are tiny here ({symbol} or {session_id}); anything larger is refused with 413. */
+const BODY_LIMIT_BYTES = 4096;
+
+/**
+ * The gateway's Fastify app: sessions, bootstrap pages and SSE gap streams over one bar feed per symbol.
+ * Resolves once the feeds are subscribed; `app.close()` ends every stream with `shutdown` and releases NATS
+ * consumers (the connection and the store stay the caller's).
+ */
+export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
+  const { config, log, nc, store } = deps;
+  const now = deps.now ?? Date.now;
+  const tuning = { ...DEFAULT_TUNING, ...deps.tuning };
+  const names = natsNames(config.NATS_NAMESPACE);
+  const metrics = createGatewayMetrics();
+  const auth = await authFromConfig(config, { now, log, jwksCooldownMs: tuning.jwksCooldownMs });
+  const sessions = await SessionRegistry.open(nc, names.buckets.sessions, {
+    ttlMs: config.SESSION_TTL_SECONDS * 1000,
+    now,
+    log,
+  });
+  const hub = await Hub.start({
+    nc,
+    names,
+    symbols: config.BINANCE_SYMBOL,
+    windowBars: config.GAP_WINDOW_BARS,
+    heartbeatMs: tuning.heartbeatMs,
+    now,
+    log,
+    onFanOut: (written) => metrics.barsSent.inc(written),
+  });
+  const stopWatching = await sessions.watchStops((sessionId) => hub.endSession(sessionId, "stopped"));
+  const cursorKey = cursorKeyFrom(
+    auth.localSecret ?? config.SUPABASE_JWT_SECRET ?? `${config.SUPABASE_URL ?? ""}|${config.NATS_NAMESPACE}`,
+  );
+  const ctx: GatewayContext = { config, log, store, sessions, hub, auth, metrics, now, tuning, cursorKey };
+
+  const app = Fastify({
+    // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's default logger type for route plugins.
+    loggerInstance: log as FastifyBaseLogger,
+    // Requests are logged by our onResponse hook (route pattern only: query strings carry session ids).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "req_id" }),
+    genReqId: () => randomUUID(),
+    bodyLimit: BODY_LIMIT_BYTES,
+    frameworkErrors: (error, _request, reply) => {
+      const { status, body } = toErrorResponse(error);
+      void (reply as FastifyReply).code(status).type("application/json").send(body);
+    },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.removeContentTypeParser("text/plain");
+  registerErrorHandling(app);
+
+  await app.register(helmet, { global: true });
+  await app.register(cors, {
+    origin: config.CORS_ORIGINS.includes("*") ? "*" : config.CORS_ORIGINS.length > 0 ? config.CORS_ORIGINS : false,
+    methods: ["GET", "POST"],
+    allowedHeaders: ["authorization", "content-type", "last-event-id"],
+    exposedHeaders: ["x-request-id", "etag"],
+    maxAge: 600,
+  });
+  await app.register(compress, { encodings: ["br", "gzip"], threshold: 1024 });
+  await app.register(rateLimit, {
+    global: false,
+    // After the access hooks, so the limit is per user (sub) when one is known, else per client address.
+    hook: "preHandler",
+    keyGenerator: (request) => actingSub(request) ?? request.ip,
+    errorResponseBuilder: (_request, context) =>
+      new ApiError(429, "rate_limited", `too many requests; retry in ${Math.ceil(context.ttl / 1000)} s`),
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: "gapfill gateway", version: "1.0.0", description: "Sessions, bootstrap pages and SSE gap streams" },
+      components: {
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer", bearerFormat: "Supabase access token (JWT)" },
+          session: { type: "apiKey", in: "query", name: "session_id" },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+
+  registerAccessHooks(app, { verifier: auth.verifier, sessions, now });
+  app.addHook("onRequest", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    metrics.httpDuration.observe(
+      { method: request.method, route, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    request.log.info({ method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, "request");
+  });
+
+  sessionRoutes(app, ctx);
+  bootstrapRoutes(app, ctx);
+  streamRoutes(app, ctx);
+  opsRoutes(app, ctx, nc);
+  if (auth.localSecret) devTokenRoutes(app, ctx, auth.localSecret);
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  app.addHook("preClose", async () => {
+    stopWatching();
+    await hub.close();
+  });
+  return app;
+}

@@ -1,0 +1,102 @@
+import { createHash } from "node:crypto";
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { BAR_MS, bootstrapPageSchema, bootstrapQuerySchema, errorBodySchema } from "@gapfill/contracts";
+import { MAX_PAGE_LIMIT } from "@gapfill/kit";
+import { actingSub } from "../access.ts";
+import type { GatewayContext } from "../context.ts";
+import { decodeCursor, encodeCursor } from "../cursor.ts";
+import { ApiError } from "../errors.ts";
+import { knownSymbol } from "./sessions.ts";
+
+/** A page that can no longer change is cached by the browser for a year; others are revalidated by ETag. */
+const IMMUTABLE_PAGE = "private, max-age=31536000, immutable";
+const MUTABLE_PAGE = "private, no-cache";
+
+function etagOf(body: string): string {
+  return `W/"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
+}
+
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  return header.split(",").some((candidate) => {
+    const tag = candidate.trim();
+    return tag === "*" || tag === etag || `W/${tag}` === etag;
+  });
+}
+
+export function bootstrapRoutes(app: FastifyInstance, ctx: GatewayContext): void {
+  const pageLimit = ctx.config.BOOTSTRAP_PAGE_LIMIT;
+
+  app.withTypeProvider<ZodTypeProvider>().get(
+    "/bootstrap",
+    {
+      config: { access: "session-or-bearer", rateLimit: { max: ctx.config.BOOTSTRAP_PER_MINUTE, timeWindow: 60_000 } },
+      schema: {
+        summary: "History from price_15s, newest to oldest, one keyset page at a time",
+        description:
+          "Follow next_cursor until it is null. With a session and no to_ts, pages end at the session's supabase_last_ts, " +
+          "so bootstrap and the gap stream meet without overlap.",
+        tags: ["bars"],
+        security: [{ bearer: [] }, { session: [] }],
+        querystring: bootstrapQuerySchema,
+        response: {
+          200: bootstrapPageSchema,
+          400: errorBodySchema,
+          401: errorBodySchema,
+          403: errorBodySchema,
+          404: errorBodySchema,
+          410: errorBodySchema,
+          429: errorBodySchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query;
+      const limit = query.limit ?? pageLimit;
+      if (limit > pageLimit) throw new ApiError(400, "limit_too_large", `limit must be at most ${pageLimit}`);
+      let symbol: string;
+      let before: number | undefined;
+      let fromTs: number | null;
+      let toTs: number | null;
+      if (query.cursor !== undefined) {
+        const cursor = decodeCursor(query.cursor, ctx.cursorKey);
+        if (!cursor) throw new ApiError(400, "invalid_cursor", "cursor was not issued by this gateway or was altered");
+        const conflicts =
+          (query.symbol !== undefined && query.symbol !== cursor.symbol) ||
+          (query.from_ts !== undefined && query.from_ts !== cursor.fromTs) ||
+          (query.to_ts !== undefined && query.to_ts !== cursor.toTs);
+        if (conflicts) throw new ApiError(400, "cursor_mismatch", "symbol, from_ts and to_ts must match the cursor's walk (or be left out)");
+        ({ symbol, before, fromTs, toTs } = cursor);
+      } else {
+        symbol = query.symbol ?? request.session?.symbol ?? ctx.config.BINANCE_SYMBOL[0]!;
+        fromTs = query.from_ts ?? null;
+        toTs = query.to_ts ?? request.session?.supabase_last_ts ?? null;
+      }
+      symbol = knownSymbol(ctx, symbol);
+
+      // One row more than the page tells whether an older page exists, so the last page says null.
+      const probe = Math.min(limit + 1, MAX_PAGE_LIMIT);
+      const [rows, lastStoredTs] = await Promise.all([
+        ctx.store.pageNewestFirst(symbol, { before, fromTs: fromTs ?? undefined, toTs: toTs ?? undefined, limit: probe }),
+        ctx.store.lastBarTs(symbol),
+      ]);
+      const bars = rows.slice(0, limit);
+      const oldest = bars.at(-1);
+      const hasOlder = rows.length > limit || (probe === limit && rows.length === limit);
+      const nextCursor = hasOlder && oldest ? encodeCursor({ symbol, before: oldest.ts, fromTs, toTs }, ctx.cursorKey) : null;
+      const body = JSON.stringify({ symbol, bars, next_cursor: nextCursor });
+
+      // The page covers ts <= newest; once that is at or below the table's last bar, no row in it can appear or change.
+      const newest = before !== undefined ? before - BAR_MS : toTs;
+      const immutable = newest !== null && lastStoredTs !== null && newest <= lastStoredTs;
+      const etag = etagOf(body);
+      // Sent pre-serialized (the ETag is the hash of these exact bytes), so through the untyped reply.
+      const raw = reply as FastifyReply;
+      raw.header("cache-control", immutable ? IMMUTABLE_PAGE : MUTABLE_PAGE).header("etag", etag).header("vary", "authorization");
+      request.log.debug({ sub: actingSub(request), symbol, bars: bars.length }, "bootstrap page");
+      if (matchesEtag(request.headers["if-none-match"], etag)) return raw.code(304).send();
+      return raw.type("application/json; charset=utf-8").send(body);
+    },
+  );
+}

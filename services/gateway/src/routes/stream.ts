@@ -1,0 +1,103 @@
+import type { OutgoingHttpHeaders } from "node:http";
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { BAR_MS, barTsParamSchema, errorBodySchema, gapStreamQuerySchema, type SessionRecord } from "@gapfill/contracts";
+import type { GatewayContext } from "../context.ts";
+import { ApiError } from "../errors.ts";
+import type { BarFeed } from "../stream/bar-feed.ts";
+import { GapStream } from "../stream/gap-stream.ts";
+import { SSE_HEADERS } from "../stream/sse-format.ts";
+
+function isoOf(ts: number): string {
+  return new Date(ts).toISOString();
+}
+
+/** Bars with ts > the returned value are sent; checks it against the clock and the stream's retention. */
+async function resumePoint(
+  ctx: GatewayContext,
+  feed: BarFeed,
+  session: SessionRecord,
+  requested: number | undefined,
+): Promise<number> {
+  if (requested !== undefined && requested > ctx.now()) {
+    throw new ApiError(400, "from_ts_in_future", `from_ts ${requested} (${isoOf(requested)}) is in the future`);
+  }
+  let afterTs = requested ?? session.supabase_last_ts;
+  if (afterTs !== null && afterTs >= feed.floor) return afterTs;
+  const earliest = await ctx.hub.earliestBarTs(session.symbol);
+  // An empty table (supabase_last_ts null): the gap is everything the stream still holds.
+  afterTs ??= earliest === null ? -Infinity : earliest - BAR_MS;
+  if (earliest !== null && afterTs < earliest - BAR_MS) {
+    throw new ApiError(
+      400,
+      "from_ts_too_old",
+      `from_ts ${afterTs} is older than the stream keeps; the earliest available bar is ${earliest} (${isoOf(earliest)})`,
+    );
+  }
+  return afterTs;
+}
+
+export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
+  const { hub, metrics, tuning, config } = ctx;
+
+  app.withTypeProvider<ZodTypeProvider>().get(
+    "/stream/gap",
+    {
+      config: { access: "session" },
+      schema: {
+        summary: "Server-Sent Events: every closed bar after from_ts, then live bars",
+        description:
+          "Events: `bar` (id = ts), `live` once caught up, `partial` with partial=1, `end` with a reason before the " +
+          "server closes. Reconnect with Last-Event-ID (header or last_event_id) to resume after that bar.",
+        tags: ["bars"],
+        security: [{ session: [] }],
+        querystring: gapStreamQuerySchema,
+        response: { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 410: errorBodySchema },
+      },
+    },
+    async (request, reply) => {
+      const session = request.session!;
+      const query = request.query;
+      const feed = hub.feed(session.symbol);
+      if (!feed) throw new ApiError(400, "unknown_symbol", `${session.symbol} is no longer served here`);
+      const header = request.headers["last-event-id"];
+      let lastEventId: number | undefined;
+      if (header !== undefined) {
+        const parsed = barTsParamSchema.safeParse(header);
+        if (!parsed.success) throw new ApiError(400, "invalid_last_event_id", "Last-Event-ID must be the id of a bar event");
+        lastEventId = parsed.data;
+      }
+      await feed.ready;
+      const afterTs = await resumePoint(ctx, feed, session, lastEventId ?? query.last_event_id ?? query.from_ts);
+
+      reply.hijack();
+      const res = reply.raw;
+      // Headers set by earlier hooks (CORS, helmet, x-request-id) are copied: a hijacked reply sends nothing itself.
+      res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...SSE_HEADERS });
+      const stream = new GapStream({
+        sessionId: session.session_id,
+        feed,
+        res,
+        afterTs,
+        toTs: query.to_ts ?? null,
+        partial: query.partial ?? false,
+        expiresAt: session.expires_at,
+        now: ctx.now,
+        log: ctx.log,
+        limits: { ...tuning, maxLiveMs: config.GAP_STREAM_MAX_MINUTES * 60_000 },
+        replayOlder: hub.replayOlder(session.symbol),
+        onBarsSent: (count) => metrics.barsSent.inc(count),
+        onEnd: (ended, reason) => {
+          hub.remove(ended);
+          metrics.streamsOpen.dec();
+          metrics.streamEnds.inc({ reason });
+          if (reason === "slow_consumer") metrics.slowConsumers.inc();
+          request.log.info({ reason, session: session.session_id.slice(0, 6) }, "gap stream ended");
+        },
+      });
+      hub.add(stream);
+      metrics.streamsOpen.inc();
+      await stream.start();
+    },
+  );
+}

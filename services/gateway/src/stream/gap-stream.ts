@@ -1,0 +1,225 @@
+import type { ServerResponse } from "node:http";
+import type { EndReason } from "@gapfill/contracts";
+import type { Logger } from "@gapfill/kit";
+import type { BarEntry, BarFeed, LiveListener } from "./bar-feed.ts";
+import { endEvent, HEARTBEAT, liveEvent, retryField } from "./sse-format.ts";
+
+export interface GapStreamLimits {
+  /** EventSource reconnect delay sent as `retry:`. */
+  retryMs: number;
+  /** Live following ends with `max_duration` after this long. */
+  maxLiveMs: number;
+  /** Output queued in the process for this client beyond this ends the stream with `slow_consumer`. */
+  maxBufferedBytes: number;
+  /** A replay write that has not drained after this long ends the stream with `slow_consumer`. */
+  stallMs: number;
+  /** Bars per replay write. */
+  replayChunkBars: number;
+}
+
+export interface GapStreamOptions {
+  sessionId: string;
+  feed: BarFeed;
+  res: ServerResponse;
+  /** Bars with ts > afterTs are sent. */
+  afterTs: number;
+  /** Inclusive; the stream ends with `to_ts` once it is reached. */
+  toTs: number | null;
+  partial: boolean;
+  expiresAt: number;
+  now: () => number;
+  log: Logger;
+  limits: GapStreamLimits;
+  /** Bars older than the feed's window, from JetStream. */
+  replayOlder: (afterTs: number) => AsyncGenerator<BarEntry>;
+  onBarsSent: (count: number) => void;
+  onEnd: (stream: GapStream, reason: EndReason | "client_closed") => void;
+}
+
+/** After `end`, a client that does not read the last bytes is cut off after this long. */
+const CLOSE_GRACE_MS = 2_000;
+
+/**
+ * One SSE gap stream: replays every closed bar after `afterTs` (from JetStream when older than the feed's
+ * window, then from the window), then follows the live fan-out. `lastTs` only moves forward and every write is
+ * guarded by it, so the hand-over between the three sources can neither skip nor repeat a bar.
+ */
+export class GapStream implements LiveListener {
+  /** Open time of the newest bar this stream has sent (or afterTs): the resume point. */
+  private lastTs: number;
+  private sentAny = false;
+  private ended = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private drainWaiter: (() => void) | null = null;
+
+  constructor(private readonly options: GapStreamOptions) {
+    this.lastTs = options.afterTs;
+    // Writes are guarded by `ended`; a late socket error must not become an unhandled 'error' event.
+    options.res.on("error", () => {});
+    options.res.on("close", () => {
+      if (this.ended) return;
+      this.finish("client_closed");
+    });
+  }
+
+  get sessionId(): string {
+    return this.options.sessionId;
+  }
+
+  get wantsPartial(): boolean {
+    return this.options.partial;
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
+  /** Writes `retry:`, arms the expiry timer and runs the replay; resolves once live (or ended). */
+  async start(): Promise<void> {
+    const { res, limits, expiresAt, now } = this.options;
+    res.write(retryField(limits.retryMs));
+    this.timers.push(setTimeout(() => this.end("expired"), Math.max(0, expiresAt - now())));
+    try {
+      await this.replay();
+    } catch (error) {
+      // The source failed (NATS gone mid-replay): drop the connection so the client resumes with Last-Event-ID.
+      this.options.log.warn({ err: error }, "gap stream replay failed; closing the connection");
+      if (!this.ended) this.finish("client_closed");
+      this.options.res.destroy();
+    }
+  }
+
+  private reachedEnd(): boolean {
+    return this.options.toTs !== null && this.lastTs >= this.options.toTs;
+  }
+
+  private async replay(): Promise<void> {
+    const { feed, toTs, limits } = this.options;
+    while (!this.ended) {
+      if (this.reachedEnd()) return this.end("to_ts");
+      if (this.lastTs < feed.floor) {
+        const sent = await this.replayFromJetStream();
+        // The stream holds nothing newer than lastTs below the window (retention took it): go on from the window.
+        if (sent === 0 && this.lastTs < feed.floor) this.lastTs = feed.floor;
+        continue;
+      }
+      const chunk = feed.eventsAfter(this.lastTs, toTs, limits.replayChunkBars);
+      if (chunk.count === 0) {
+        // Same tick as the empty read: no bar can arrive between it and joining the fan-out.
+        if (toTs !== null && (feed.lastTs ?? -Infinity) > toTs) return this.end("to_ts");
+        return this.goLive();
+      }
+      if (!this.send(chunk.text, chunk.count, chunk.lastTs!)) await this.drained();
+    }
+  }
+
+  /** Sends bars from JetStream until the window covers the rest or the stream has no more; returns how many. */
+  private async replayFromJetStream(): Promise<number> {
+    const { feed, toTs } = this.options;
+    let sent = 0;
+    for await (const entry of this.options.replayOlder(this.lastTs)) {
+      if (this.ended) break;
+      if (toTs !== null && entry.ts > toTs) {
+        this.end("to_ts");
+        break;
+      }
+      const flushed = this.send(entry.event, 1, entry.ts);
+      sent++;
+      if (this.lastTs >= feed.floor || this.reachedEnd()) break;
+      if (!flushed) await this.drained();
+    }
+    return sent;
+  }
+
+  private goLive(): void {
+    const { feed, limits, now } = this.options;
+    feed.join(this);
+    this.write(liveEvent({ last_ts: feed.lastTs, server_time: now() }));
+    this.timers.push(setTimeout(() => this.end("max_duration"), limits.maxLiveMs));
+  }
+
+  /** Returns false when the socket's buffer is full: wait for it to drain before writing more. */
+  private send(text: string, count: number, lastTs: number): boolean {
+    const flushed = this.write(text);
+    this.lastTs = lastTs;
+    this.sentAny = true;
+    if (count > 0) this.options.onBarsSent(count);
+    return flushed;
+  }
+
+  private write(text: string): boolean {
+    return this.options.res.write(text);
+  }
+
+  /** Resolves when the socket drained; ends the stream as a slow consumer if that takes longer than stallMs. */
+  private drained(): Promise<void> {
+    const { res, limits } = this.options;
+    return new Promise((resolve) => {
+      if (this.ended) return resolve();
+      const timer = setTimeout(() => {
+        res.off("drain", done);
+        this.drainWaiter = null;
+        this.end("slow_consumer");
+        resolve();
+      }, limits.stallMs);
+      const done = () => {
+        clearTimeout(timer);
+        res.off("drain", done);
+        this.drainWaiter = null;
+        resolve();
+      };
+      this.drainWaiter = done;
+      res.on("drain", done);
+    });
+  }
+
+  private checkBacklog(): void {
+    if (this.options.res.writableLength > this.options.limits.maxBufferedBytes) this.end("slow_consumer");
+  }
+
+  /** A live bar from the feed's fan-out (which counts the bars sent, so this does not). */
+  onBar(entry: BarEntry): boolean {
+    if (this.ended || entry.ts <= this.lastTs) return false;
+    const { toTs } = this.options;
+    if (toTs !== null && entry.ts > toTs) {
+      this.end("to_ts");
+      return false;
+    }
+    this.send(entry.event, 0, entry.ts);
+    if (this.reachedEnd()) this.end("to_ts");
+    else this.checkBacklog();
+    return true;
+  }
+
+  onForming(event: string, ts: number): void {
+    if (this.ended || ts <= this.lastTs) return;
+    this.write(event);
+    this.checkBacklog();
+  }
+
+  heartbeat(): void {
+    if (this.ended) return;
+    this.write(HEARTBEAT);
+    this.checkBacklog();
+  }
+
+  /** Sends `event: end` with the reason and closes the response. Idempotent. */
+  end(reason: EndReason): void {
+    if (this.ended) return;
+    const { res } = this.options;
+    this.write(endEvent({ reason, last_ts: this.sentAny ? this.lastTs : null }));
+    this.finish(reason);
+    res.end();
+    const cutOff = setTimeout(() => res.destroy(), CLOSE_GRACE_MS);
+    res.once("finish", () => clearTimeout(cutOff));
+    res.once("close", () => clearTimeout(cutOff));
+  }
+
+  private finish(reason: EndReason | "client_closed"): void {
+    this.ended = true;
+    this.options.feed.leave(this);
+    for (const timer of this.timers) clearTimeout(timer);
+    this.drainWaiter?.();
+    this.options.onEnd(this, reason);
+  }
+}

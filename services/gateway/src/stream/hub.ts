@@ -1,0 +1,129 @@
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { EndReason, NatsNames } from "@gapfill/contracts";
+import type { Logger } from "@gapfill/kit";
+import { BarFeed, type BarEntry } from "./bar-feed.ts";
+import type { GapStream } from "./gap-stream.ts";
+import { replayFromJetStream } from "./jetstream-replay.ts";
+import { parseStoredBar } from "./stored-bar.ts";
+
+export interface HubDeps {
+  nc: NatsConnection;
+  names: NatsNames;
+  symbols: readonly string[];
+  windowBars: number;
+  heartbeatMs: number;
+  now: () => number;
+  log: Logger;
+  onFanOut?: (written: number) => void;
+}
+
+/**
+ * Everything gap streams share in one process: a BarFeed per symbol, the open streams by session (so a stop seen
+ * on the KV bucket closes them), one heartbeat timer for all streams, and the end-all at shutdown.
+ */
+export class Hub {
+  private readonly feeds = new Map<string, BarFeed>();
+  private readonly streams = new Map<string, Set<GapStream>>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private openStreams = 0;
+
+  private constructor(
+    private readonly deps: HubDeps,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+  ) {
+    this.heartbeat = setInterval(() => this.beat(), deps.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  /** Starts one feed per symbol; streams wait on `feed.ready`, so start-up does not wait for hydration. */
+  static async start(deps: HubDeps): Promise<Hub> {
+    const hub = new Hub(deps, jetstream(deps.nc), await jetstreamManager(deps.nc));
+    for (const symbol of deps.symbols) {
+      const feed = new BarFeed({
+        nc: deps.nc,
+        js: hub.js,
+        jsm: hub.jsm,
+        stream: deps.names.streams.bars,
+        barsSubject: deps.names.subjects.bars(symbol),
+        liveSubject: deps.names.subjects.live(symbol),
+        symbol,
+        windowBars: deps.windowBars,
+        now: deps.now,
+        log: deps.log.child({ symbol }),
+        onFanOut: deps.onFanOut,
+      });
+      hub.feeds.set(symbol, feed);
+      await feed.start();
+    }
+    return hub;
+  }
+
+  feed(symbol: string): BarFeed | undefined {
+    return this.feeds.get(symbol);
+  }
+
+  /** True once every feed has caught up with its subject. */
+  async ready(): Promise<void> {
+    await Promise.all([...this.feeds.values()].map((feed) => feed.ready));
+  }
+
+  get streamCount(): number {
+    return this.openStreams;
+  }
+
+  /** Open time of the oldest bar the BARS stream still holds for the symbol, or null when it holds none. */
+  async earliestBarTs(symbol: string): Promise<number | null> {
+    const subject = this.deps.names.subjects.bars(symbol);
+    const first = await this.jsm.direct.getMessage(this.deps.names.streams.bars, { seq: 1, next_by_subj: subject });
+    return first ? (parseStoredBar(first.data, subject, this.deps.log)?.ts ?? null) : null;
+  }
+
+  replayOlder(symbol: string): (afterTs: number) => AsyncGenerator<BarEntry> {
+    const deps = {
+      js: this.js,
+      stream: this.deps.names.streams.bars,
+      barsSubject: this.deps.names.subjects.bars(symbol),
+      log: this.deps.log,
+    };
+    return (afterTs) => replayFromJetStream(deps, afterTs);
+  }
+
+  add(stream: GapStream): void {
+    let set = this.streams.get(stream.sessionId);
+    if (!set) this.streams.set(stream.sessionId, (set = new Set()));
+    set.add(stream);
+    this.openStreams++;
+  }
+
+  remove(stream: GapStream): void {
+    const set = this.streams.get(stream.sessionId);
+    if (!set?.delete(stream)) return;
+    this.openStreams--;
+    if (set.size === 0) this.streams.delete(stream.sessionId);
+  }
+
+  /** Ends every stream of the session on this replica, e.g. when it was stopped (here or on another replica). */
+  endSession(sessionId: string, reason: EndReason): number {
+    const set = this.streams.get(sessionId);
+    if (!set) return 0;
+    const count = set.size;
+    for (const stream of [...set]) stream.end(reason);
+    return count;
+  }
+
+  endAll(reason: EndReason): void {
+    for (const set of [...this.streams.values()]) for (const stream of [...set]) stream.end(reason);
+  }
+
+  private beat(): void {
+    for (const set of this.streams.values()) for (const stream of set) stream.heartbeat();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.heartbeat);
+    this.endAll("shutdown");
+    await Promise.all([...this.feeds.values()].map((feed) => feed.close()));
+  }
+}

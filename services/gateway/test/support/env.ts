@@ -1,0 +1,105 @@
+import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Sql } from "postgres";
+import { barMsgId, gatewayConfigSchema, natsNames, type ClosedBar, type GatewayConfig, type NatsNames } from "@gapfill/contracts";
+import { createLogger, ensureJetStream, loadConfig, openStore, type BarStore, type Logger } from "@gapfill/kit";
+import {
+  connectTestNats,
+  connectTestPostgres,
+  deleteNamespaceStreams,
+  dropTestSchema,
+  TEST_DATABASE_URL,
+  TEST_NATS_URL,
+  uniqueNamespace,
+} from "@gapfill/kit/testing";
+import type { FastifyInstance } from "fastify";
+import type { AddressInfo } from "node:net";
+import { buildApp, type GatewayTuning } from "../../src/index.ts";
+
+export const SYMBOL = "BTCUSDT";
+
+/**
+ * One test file's isolated world on the real servers: a NATS namespace (streams, KV bucket) and a Postgres
+ * schema holding price_15s, both removed by `cleanup()`.
+ */
+export interface GatewayTestEnv {
+  ns: string;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  names: NatsNames;
+  store: BarStore;
+  sql: Sql;
+  log: Logger;
+  /** The validated gateway config for this namespace and schema, with `env` on top. */
+  config(env?: Record<string, string>): GatewayConfig;
+  publishBars(bars: readonly ClosedBar[]): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export async function createGatewayTestEnv(options: { sessionTtlSeconds?: number } = {}): Promise<GatewayTestEnv> {
+  const ns = uniqueNamespace();
+  const log = createLogger({ service: "gateway-test", level: (process.env.TEST_LOG_LEVEL as "silent") ?? "silent" });
+  const nc = await connectTestNats();
+  await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 168, sessionTtlSeconds: options.sessionTtlSeconds ?? 1800 });
+  const sql = connectTestPostgres();
+  const baseEnv = {
+    NATS_URL: TEST_NATS_URL,
+    NATS_NAMESPACE: ns,
+    DATABASE_URL: TEST_DATABASE_URL,
+    DATABASE_SCHEMA: ns,
+    LOG_LEVEL: "silent",
+  };
+  const config = (env: Record<string, string> = {}) => loadConfig(gatewayConfigSchema, "gateway", { ...baseEnv, ...env });
+  const store = await openStore(config(), { log, access: "write" });
+  const js = jetstream(nc);
+  const names = natsNames(ns);
+  return {
+    ns,
+    nc,
+    js,
+    names,
+    store,
+    sql,
+    log,
+    config,
+    async publishBars(bars) {
+      const acks = bars.map((bar) => js.publish(names.subjects.bars(bar.symbol), JSON.stringify(bar), { msgID: barMsgId(bar.symbol, bar.ts) }));
+      await Promise.all(acks);
+    },
+    async cleanup() {
+      await store.close();
+      await deleteNamespaceStreams(nc, ns);
+      await dropTestSchema(sql, ns);
+      await sql.end();
+      await nc.close();
+    },
+  };
+}
+
+export interface RunningGateway {
+  app: FastifyInstance;
+  /** `http://127.0.0.1:<port>` when listening. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A gateway in this process on the env's NATS namespace and store; listening on a free port when asked. */
+export async function startGateway(
+  env: GatewayTestEnv,
+  {
+    config = env.config(),
+    tuning,
+    listen = false,
+    now,
+  }: { config?: GatewayConfig; tuning?: Partial<GatewayTuning>; listen?: boolean; now?: () => number } = {},
+): Promise<RunningGateway> {
+  const app = await buildApp({ config, log: env.log, nc: env.nc, store: env.store, tuning, now });
+  let url = "";
+  if (listen) {
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  } else {
+    await app.ready();
+  }
+  return { app, url, close: () => app.close() };
+}
