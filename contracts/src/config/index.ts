@@ -6,3 +6,4 @@ export * from "./recorder.ts";
 export * from "./gateway.ts";
 export * from "./ml.ts";
 export * from "./stack.ts";
+export * from "./sim.ts";

@@ -1,0 +1,93 @@
+import { z } from "zod";
+import { envInt, envNumber, logLevelSchema, portSchema, symbolListSchema } from "./env.ts";
+
+const DAY_MS = 24 * 3600_000;
+const probability = z.number().min(0, "must be a probability from 0 to 1").max(1, "must be a probability from 0 to 1");
+const wholeMs = (max: number) => z.number().int("must be whole milliseconds").min(0).max(max);
+
+/** The next `count` REST answers of the simulator fail with `status` (then it answers normally again). */
+export const restErrorBurstSchema = z.strictObject({
+  status: z.union([z.literal(429), z.literal(418), z.literal(500)], { error: "expected 429, 418 or 500" }),
+  count: z.number().int().min(0).max(1_000_000),
+  /** `Retry-After` of the 429/418 answers, in seconds (default 1). */
+  retryAfterSeconds: z.number().int().min(0).max(3 * 24 * 3600).optional(),
+});
+
+/**
+ * Faults the Binance simulator injects, each off by default; set at start (`SIM_FAULTS`, `startSim({faults})`) and
+ * at run time (`POST /_sim/faults`, `setFaults`). Times on the WebSocket transport are wall-clock milliseconds;
+ * `wsDropAt` instants are simulated-clock epoch milliseconds.
+ */
+export const simFaultsSchema = z.strictObject({
+  /** Cut every WebSocket connection every this many wall-clock ms (0 = never). */
+  wsDropEveryMs: wholeMs(DAY_MS),
+  /** Cut every WebSocket connection when the simulated clock passes each of these instants (epoch ms). */
+  wsDropAt: z.array(z.number().int().nonnegative()).max(10_000),
+  /** One-shot: cut every WebSocket connection now (reads back as false). */
+  dropNow: z.boolean(),
+  /** Aggregate-trade ids never sent over WebSocket (REST still serves them: the stream shows an id jump). */
+  wsWithholdIds: z.array(z.number().int().nonnegative()).max(100_000),
+  /** Chance that a trade is withheld from WebSocket, decided per id from the seed (reproducible). */
+  wsWithholdProbability: probability,
+  /** Chance that a WebSocket frame is sent twice. */
+  wsDuplicateProbability: probability,
+  /** Frames are shuffled within groups of this many before sending (0 or 1 = in order). */
+  wsReorderWindow: z.number().int().min(0).max(1000),
+  /** Every WebSocket frame is sent this many wall-clock ms late. */
+  wsDelayMs: wholeMs(60_000),
+  /** The next REST answers fail with this status, or null. */
+  restErrorBurst: restErrorBurstSchema.nullable(),
+  /** Every REST answer is this many ms slow. */
+  restLatencyMs: wholeMs(60_000),
+});
+export type SimFaults = z.infer<typeof simFaultsSchema>;
+export const simFaultsPatchSchema = simFaultsSchema.partial();
+export type SimFaultsPatch = z.infer<typeof simFaultsPatchSchema>;
+
+/** `SIM_NOW`: epoch milliseconds or an ISO-8601 date. */
+const simNowSchema = z
+  .string()
+  .trim()
+  .transform((value, ctx) => {
+    const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+    if (!Number.isSafeInteger(ms) || ms <= 0) {
+      ctx.addIssue({ code: "custom", message: "expected epoch milliseconds or an ISO-8601 date" });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** `SIM_FAULTS`: a JSON object of initial faults. */
+const simFaultsEnvSchema = z
+  .string()
+  .transform((value, ctx) => {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: 'expected a JSON object like {"wsDropEveryMs":30000}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(simFaultsPatchSchema);
+
+/** `npm run sim`: the Binance-protocol market simulator (services/binance-sim). */
+export const simConfigSchema = z.object({
+  LOG_LEVEL: logLevelSchema,
+  BINANCE_SYMBOL: symbolListSchema,
+  SIM_PORT: portSchema(9090),
+  SIM_HOST: z.string().trim().min(1).default("127.0.0.1"),
+  SIM_SEED: envInt(1, 0, 2_147_483_647),
+  SIM_HISTORY_HOURS: envNumber(24, 0, 24 * 7),
+  /** Fixed anchor "now" for reproducible tapes; unset = the wall clock at start. */
+  SIM_NOW: simNowSchema.optional(),
+  /** Simulated seconds per wall-clock second (0 freezes the clock). */
+  SIM_SPEED: envNumber(1, 0, 10_000),
+  SIM_WS_LIFETIME_MS: envInt(DAY_MS, 100, 7 * DAY_MS),
+  SIM_WS_PING_INTERVAL_MS: envInt(20_000, 50, 3600_000),
+  SIM_WS_PONG_TIMEOUT_MS: envInt(60_000, 50, 3600_000),
+  SIM_WEIGHT_LIMIT: envInt(6000, 1, 10_000_000),
+  /** Whether 1 s (and longer) klines without trades are served (as flat klines) or left out. */
+  SIM_EMPTY_KLINES: z.enum(["include", "omit"], { error: "expected include or omit" }).default("include"),
+  SIM_FAULTS: simFaultsEnvSchema.optional(),
+});
+export type SimConfig = z.infer<typeof simConfigSchema>;
