@@ -1,21 +1,43 @@
+import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BAR_MS, lastClosedBarTs, type ClosedBar } from "@gapfill/contracts";
+import { EventSource } from "eventsource";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { BAR_MS, lastClosedBarTs, type ClosedBar, type FormingBar } from "@gapfill/contracts";
 import { testBars, waitFor } from "@gapfill/kit/testing";
 import { createGatewayTestEnv, startGateway, SYMBOL, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
+import { metricValue } from "./support/metrics.ts";
 import { RawSseClient } from "./support/sse.ts";
-import { LOCAL_SECRET, localToken, startSession } from "./support/session.ts";
+import { LOCAL_SECRET, localToken, startSession, stopSession } from "./support/session.ts";
 
+const OTHER = "ETHUSDT";
 let env: GatewayTestEnv;
 let gw: RunningGateway;
-/** 2,000 bars back from now: all in the past, so their store time is after their open time, as in production. */
-const START = lastClosedBarTs(Date.now()) - 2000 * BAR_MS;
-const history = testBars(SYMBOL, START, 1200, 7);
+let token: string;
+/** 4,000 bars back from now: the history is in the past (stored after its open time, as in production). */
+const START = lastClosedBarTs(Date.now()) - 4000 * BAR_MS;
+const history = testBars(SYMBOL, START, 3000, 7);
+/** Enough bars (~11 MB of events) to overflow the kernel's socket buffers of a client that stops reading. */
+const OTHER_START = lastClosedBarTs(Date.now()) - 40_000 * BAR_MS;
+const otherHistory = testBars(OTHER, OTHER_START, 40_000, 9);
+/** Bars of `history` published so far (the rest are published by tests as "live" bars). */
+let published = 0;
+
+async function publishUpTo(count: number): Promise<void> {
+  await env.publishBars(history.slice(published, count));
+  published = count;
+}
+
+function gatewayConfig(extra: Record<string, string> = {}) {
+  return env.config({ LOCAL_JWT_SECRET: LOCAL_SECRET, BINANCE_SYMBOL: `${SYMBOL},${OTHER}`, ...extra });
+}
 
 beforeAll(async () => {
   env = await createGatewayTestEnv();
-  await env.publishBars(history.slice(0, 100));
+  await publishUpTo(100);
+  await env.publishBars(otherHistory);
   await env.store.upsertBars(history.slice(0, 60));
-  gw = await startGateway(env, { config: env.config({ LOCAL_JWT_SECRET: LOCAL_SECRET }), listen: true, tuning: { heartbeatMs: 200 } });
+  gw = await startGateway(env, { config: gatewayConfig(), listen: true, tuning: { heartbeatMs: 200, retryMs: 50 } });
+  token = await localToken("alice");
 });
 
 afterAll(async () => {
@@ -27,24 +49,286 @@ function barsOf(client: RawSseClient): ClosedBar[] {
   return client.named("bar").map((e) => JSON.parse(e.data) as ClosedBar);
 }
 
+function streamUrl(base: string, sessionId: string, query = ""): string {
+  return `${base}/stream/gap?session_id=${sessionId}${query}`;
+}
+
+function endReason(client: RawSseClient): string | undefined {
+  const end = client.named("end")[0];
+  return end ? (JSON.parse(end.data) as { reason: string }).reason : undefined;
+}
+
 describe("gap stream", () => {
-  it("replays every bar after supabase_last_ts, marks live, then sends live bars", async () => {
-    const session = await startSession(gw.url, await localToken("alice"));
+  it("replays every bar after supabase_last_ts, marks live, then sends live bars and heartbeats", async () => {
+    const session = await startSession(gw.url, token);
     expect(session.supabase_last_ts).toBe(history[59]!.ts);
-    const client = await RawSseClient.open(session.stream_url.replace(/^http:\/\/[^/]+/, gw.url));
+    expect(session.stream_url).toBe(streamUrl(gw.url, session.session_id));
+    const client = await RawSseClient.open(session.stream_url);
     expect(client.status).toBe(200);
     expect(client.headers["content-type"]).toMatch(/^text\/event-stream/);
     await waitFor(() => client.named("live").length === 1, { what: "live marker" });
-    expect(client.retry).toBe(3000);
+    expect(client.retry).toBe(50);
     expect(barsOf(client)).toEqual(history.slice(60, 100));
-    const liveIndex = client.events.findIndex((e) => e.event === "live");
-    expect(liveIndex).toBe(40);
+    expect(client.events.findIndex((e) => e.event === "live")).toBe(40);
+    expect(JSON.parse(client.named("live")[0]!.data)).toMatchObject({ last_ts: history[99]!.ts });
 
-    await env.publishBars(history.slice(100, 105));
+    await publishUpTo(105);
     await waitFor(() => client.named("bar").length === 45, { what: "live bars" });
     expect(barsOf(client)).toEqual(history.slice(60, 105));
-    expect(client.barTimes()).toEqual(history.slice(60, 105).map((b) => b.ts));
     await waitFor(() => client.comments > 0, { what: "a heartbeat comment" });
     client.close();
+  });
+
+  it("sends the forming bar as `partial` only when asked, and only once live", async () => {
+    const session = await startSession(gw.url, token);
+    const withPartial = await RawSseClient.open(streamUrl(gw.url, session.session_id, "&partial=1"));
+    const without = await RawSseClient.open(streamUrl(gw.url, session.session_id));
+    await waitFor(() => withPartial.named("live").length === 1 && without.named("live").length === 1, { what: "both live" });
+    const last = history[published - 1]!;
+    const forming: FormingBar = { ...history[published]!, as_of: history[published]!.ts + 1234 };
+    await waitFor(
+      async () => {
+        env.nc.publish(env.names.subjects.live(SYMBOL), JSON.stringify(forming));
+        await env.nc.flush();
+        return withPartial.named("partial").length > 0;
+      },
+      { what: "a partial event", intervalMs: 50 },
+    );
+    expect(JSON.parse(withPartial.named("partial")[0]!.data)).toEqual(forming);
+    // A stale forming bar (not newer than the last closed bar sent) is never sent.
+    env.nc.publish(env.names.subjects.live(SYMBOL), JSON.stringify({ ...last, as_of: last.ts }));
+    await env.nc.flush();
+    expect(withPartial.named("partial").every((e) => (JSON.parse(e.data) as FormingBar).ts > last.ts)).toBe(true);
+    expect(without.named("partial")).toEqual([]);
+    withPartial.close();
+    without.close();
+  });
+
+  it("ends with `to_ts` after the bar at to_ts, whether it is replayed or arrives live", async () => {
+    const session = await startSession(gw.url, token);
+    const replayed = await RawSseClient.open(
+      streamUrl(gw.url, session.session_id, `&from_ts=${history[10]!.ts}&to_ts=${history[20]!.ts}`),
+    );
+    await waitFor(() => replayed.closed, { what: "the replayed stream to close" });
+    expect(replayed.barTimes()).toEqual(history.slice(11, 21).map((b) => b.ts));
+    expect(endReason(replayed)).toBe("to_ts");
+    expect(replayed.named("live")).toEqual([]);
+
+    const target = history[published + 2]!.ts;
+    const live = await RawSseClient.open(streamUrl(gw.url, session.session_id, `&to_ts=${target}`));
+    await waitFor(() => live.named("live").length === 1, { what: "live marker" });
+    await publishUpTo(published + 5);
+    await waitFor(() => live.closed, { what: "the live stream to close at to_ts" });
+    expect(live.barTimes().at(-1)).toBe(target);
+    expect(endReason(live)).toBe("to_ts");
+    expect(JSON.parse(live.named("end")[0]!.data)).toEqual({ reason: "to_ts", last_ts: target });
+  });
+
+  it("resumes after Last-Event-ID across random disconnects: one contiguous series, no duplicates (raw HTTP)", async () => {
+    const session = await startSession(gw.url, token);
+    const from = history[published - 30]!.ts;
+    const target = published + 40;
+    const received: number[] = [];
+    let lastEventId: string | null = null;
+    let reconnects = 0;
+    // Live bars keep arriving while the client drops and resumes.
+    const publisher = (async () => {
+      while (published < target) {
+        await publishUpTo(published + 1);
+        await new Promise((resolve) => setTimeout(resolve, 15));
+      }
+    })();
+    while (received.length === 0 || received.at(-1)! < history[target - 1]!.ts) {
+      const headers: Record<string, string> = lastEventId ? { "last-event-id": lastEventId } : {};
+      const client = await RawSseClient.open(streamUrl(gw.url, session.session_id, `&from_ts=${from}`), headers);
+      const keep = 1 + Math.floor(Math.random() * 8);
+      const last = history[target - 1]!.ts;
+      await waitFor(() => client.named("bar").length >= keep || client.barTimes().at(-1) === last, { what: "some bars" });
+      client.close();
+      const times = client.barTimes();
+      received.push(...times);
+      if (times.length > 0) lastEventId = String(times.at(-1));
+      reconnects++;
+    }
+    await publisher;
+    expect(reconnects).toBeGreaterThan(3);
+    const expected = history.filter((b) => b.ts > from && b.ts <= history[target - 1]!.ts).map((b) => b.ts);
+    expect(received.slice(0, expected.length)).toEqual(expected);
+    expect(new Set(received).size).toBe(received.length);
+  });
+
+  it("resumes with a standard EventSource after the server cuts the connection at random", async () => {
+    const session = await startSession(gw.url, token);
+    const from = history[published - 50]!.ts;
+    const sockets = new Set<Socket>();
+    const track = (socket: Socket) => {
+      sockets.add(socket);
+      socket.once("close", () => sockets.delete(socket));
+    };
+    gw.app.server.on("connection", track);
+    const bars: ClosedBar[] = [];
+    let opens = 0;
+    const es = new EventSource(streamUrl(gw.url, session.session_id, `&from_ts=${from}`));
+    es.addEventListener("open", () => opens++);
+    es.addEventListener("bar", (event) => bars.push(JSON.parse(event.data) as ClosedBar));
+    const target = published + 30;
+    try {
+      while (published < target) {
+        await publishUpTo(published + 1 + Math.floor(Math.random() * 3));
+        // Cut every open connection now and then: the client reconnects with Last-Event-ID by itself.
+        if (Math.random() < 0.4) for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => setTimeout(resolve, 30));
+      }
+      const last = history[published - 1]!.ts;
+      await waitFor(() => bars.at(-1)?.ts === last, { what: "the last published bar", timeoutMs: 15_000 });
+    } finally {
+      es.close();
+      gw.app.server.off("connection", track);
+    }
+    expect(opens).toBeGreaterThan(1);
+    const expected = history.filter((b) => b.ts > from && b.ts <= history[published - 1]!.ts);
+    expect(bars).toEqual(expected);
+  });
+
+  it("rejects a from_ts older than the stream keeps, naming the earliest available bar", async () => {
+    const session = await startSession(gw.url, token);
+    const response = await fetch(streamUrl(gw.url, session.session_id, `&from_ts=${START - 2 * BAR_MS}`));
+    expect(response.status).toBe(400);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("from_ts_too_old");
+    expect(body.error.message).toContain(String(START));
+    // One bar before the earliest is still fine: nothing is missing after it.
+    const ok = await RawSseClient.open(streamUrl(gw.url, session.session_id, `&from_ts=${START - BAR_MS}&to_ts=${START + BAR_MS}`));
+    await waitFor(() => ok.closed, { what: "the stream to end" });
+    expect(ok.barTimes()).toEqual([START, START + BAR_MS]);
+  });
+
+  it("ends with `stopped` when another gateway replica stops the session", async () => {
+    const second = await startGateway(env, { config: gatewayConfig(), listen: true });
+    try {
+      const session = await startSession(gw.url, token);
+      const client = await RawSseClient.open(session.stream_url);
+      await waitFor(() => client.named("live").length === 1, { what: "live marker" });
+      const response = await stopSession(second.url, token, session.session_id);
+      expect(response.status).toBe(200);
+      await waitFor(() => client.closed, { what: "the stream on the first replica to close" });
+      expect(endReason(client)).toBe("stopped");
+      const again = await fetch(session.stream_url);
+      expect(again.status).toBe(410);
+      expect(((await again.json()) as { error: { code: string } }).error.code).toBe("session_stopped");
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("ends with `max_duration` after GAP_STREAM_MAX_MINUTES of live following", async () => {
+    const short = await startGateway(env, { config: gatewayConfig({ GAP_STREAM_MAX_MINUTES: "0.01" }), listen: true });
+    try {
+      const session = await startSession(short.url, token);
+      const client = await RawSseClient.open(session.stream_url);
+      await waitFor(() => client.named("live").length === 1, { what: "live marker" });
+      const liveAt = Date.now();
+      await waitFor(() => client.closed, { what: "max_duration end" });
+      expect(endReason(client)).toBe("max_duration");
+      expect(Date.now() - liveAt).toBeGreaterThanOrEqual(500);
+    } finally {
+      await short.close();
+    }
+  });
+
+  it("ends with `expired` when the session's TTL runs out", async () => {
+    const config = { ...gatewayConfig(), SESSION_TTL_SECONDS: 1 };
+    const expiring = await startGateway(env, { config, listen: true });
+    try {
+      const session = await startSession(expiring.url, token);
+      const client = await RawSseClient.open(session.stream_url);
+      await waitFor(() => client.closed, { what: "expiry" });
+      expect(endReason(client)).toBe("expired");
+      expect(Date.now()).toBeGreaterThanOrEqual(session.expires_at);
+      const again = await fetch(session.stream_url);
+      expect([404, 410]).toContain(again.status);
+    } finally {
+      await expiring.close();
+    }
+  });
+
+  it("ends with `shutdown` when the gateway closes", async () => {
+    const closing = await startGateway(env, { config: gatewayConfig(), listen: true });
+    const session = await startSession(closing.url, token);
+    const client = await RawSseClient.open(session.stream_url);
+    await waitFor(() => client.named("live").length === 1, { what: "live marker" });
+    await closing.close();
+    await waitFor(() => client.closed, { what: "the stream to close" });
+    expect(endReason(client)).toBe("shutdown");
+  });
+});
+
+describe("gap stream resources", () => {
+  it("serves a replay older than the window from its own consumer, hands over to the window without gap or duplicate, and deletes the consumer", async () => {
+    const small = await startGateway(env, { config: gatewayConfig({ GAP_WINDOW_BARS: "50" }), listen: true });
+    const jsm = await jetstreamManager(env.nc);
+    const consumers = async () => {
+      const names: string[] = [];
+      for await (const info of jsm.consumers.list(env.names.streams.bars)) names.push(info.name);
+      return names.length;
+    };
+    try {
+      const before = await consumers();
+      const session = await startSession(small.url, token);
+      const from = history[5]!.ts;
+      const client = await RawSseClient.open(streamUrl(small.url, session.session_id, `&from_ts=${from}`));
+      // Bars keep arriving during the replay, so the hand-over happens while the window moves.
+      const target = published + 20;
+      while (published < target) await publishUpTo(published + 1);
+      await waitFor(() => client.barTimes().at(-1) === history[target - 1]!.ts, { what: "every bar", timeoutMs: 20_000 });
+      expect(client.barTimes()).toEqual(history.slice(6, target).map((b) => b.ts));
+      expect(client.named("live")).toHaveLength(1);
+      await waitFor(async () => (await consumers()) === before, { what: "the replay consumer to be deleted" });
+      client.close();
+    } finally {
+      await small.close();
+    }
+  });
+
+  it("ends a client that stops reading during a replay with `slow_consumer`", async () => {
+    const strict = await startGateway(env, {
+      config: gatewayConfig(),
+      listen: true,
+      tuning: { stallMs: 300, maxBufferedBytes: 64 * 1024, replayChunkBars: 500 },
+    });
+    try {
+      const session = await startSession(strict.url, token, { symbol: OTHER });
+      const client = await RawSseClient.open(streamUrl(strict.url, session.session_id, `&from_ts=${OTHER_START}`));
+      client.pause();
+      await waitFor(async () => (await metricValue(strict, "gateway_slow_consumers_total")) === 1, { what: "slow consumer" });
+      await waitFor(async () => (await metricValue(strict, "gateway_sse_streams_open")) === 0, { what: "the stream to close" });
+      client.close();
+    } finally {
+      await strict.close();
+    }
+  });
+
+  it("ends a live client whose unread output passes the bound with `slow_consumer`", async () => {
+    const strict = await startGateway(env, {
+      config: gatewayConfig(),
+      listen: true,
+      tuning: { maxBufferedBytes: 64 * 1024 },
+    });
+    try {
+      const session = await startSession(strict.url, token, { symbol: OTHER });
+      const last = otherHistory.at(-1)!;
+      const client = await RawSseClient.open(streamUrl(strict.url, session.session_id, `&from_ts=${last.ts}&partial=1`));
+      await waitFor(() => client.named("live").length === 1, { what: "live marker" });
+      client.pause();
+      // Forming-bar updates far beyond what the kernel's socket buffers hold, so the excess queues in the process.
+      const forming = JSON.stringify({ ...last, ts: last.ts + BAR_MS, as_of: last.ts + BAR_MS + 1 });
+      for (let i = 0; i < 50_000; i++) env.nc.publish(env.names.subjects.live(OTHER), forming);
+      await env.nc.flush();
+      await waitFor(async () => (await metricValue(strict, "gateway_slow_consumers_total")) === 1, { what: "slow consumer" });
+      await waitFor(async () => (await metricValue(strict, "gateway_sse_streams_open")) === 0, { what: "the stream to close" });
+      client.close();
+    } finally {
+      await strict.close();
+    }
   });
 });
