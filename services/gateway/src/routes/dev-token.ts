@@ -15,7 +15,7 @@ export function devTokenRoutes(app: FastifyInstance, ctx: GatewayContext, secret
       schema: {
         summary: "Local mode only: a token the gateway accepts (404 when SUPABASE_URL is set)",
         tags: ["local mode"],
-        body: devTokenRequestSchema.optional(),
+        body: devTokenRequestSchema.nullish(),
         response: { 200: devTokenResponseSchema, 400: errorBodySchema, 429: errorBodySchema },
       },
     },

@@ -22,12 +22,12 @@ const errorResponses = {
 /** PUBLIC_BASE_URL, else the scheme and Host of the request (checked, since the Host header is the client's). */
 function publicBase(ctx: GatewayContext, request: FastifyRequest): string {
   if (ctx.config.PUBLIC_BASE_URL) return ctx.config.PUBLIC_BASE_URL;
-  const candidate = `${request.protocol}://${request.host}`;
   try {
-    const url = new URL(candidate);
-    if (url.origin === candidate) return candidate;
+    const url = new URL(`${request.protocol}://${request.host}`);
+    const bareHost = url.pathname === "/" && !url.search && !url.hash && !url.username && !url.password;
+    if (bareHost) return url.origin;
   } catch {
-    // fall through
+    // not a host: refused below
   }
   throw new ApiError(400, "invalid_host", "the Host header is not a valid host[:port]");
 }
@@ -51,7 +51,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: GatewayContext): void {
         summary: "Start a session: learn the table's last bar time and the stream and bootstrap URLs",
         tags: ["sessions"],
         security: [{ bearer: [] }],
-        body: sessionStartRequestSchema.optional(),
+        body: sessionStartRequestSchema.nullish(),
         response: { 201: sessionStartResponseSchema, ...errorResponses },
       },
     },

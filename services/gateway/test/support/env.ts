@@ -96,9 +96,10 @@ export async function startGateway(
     tuning,
     listen = false,
     now,
-  }: { config?: GatewayConfig; tuning?: Partial<GatewayTuning>; listen?: boolean; now?: () => number } = {},
+    log = env.log,
+  }: { config?: GatewayConfig; tuning?: Partial<GatewayTuning>; listen?: boolean; now?: () => number; log?: Logger } = {},
 ): Promise<RunningGateway> {
-  const app = await buildApp({ config, log: env.log, nc: env.nc, store: env.store, tuning, now });
+  const app = await buildApp({ config, log, nc: env.nc, store: env.store, tuning, now });
   let url = "";
   if (listen) {
     await app.listen({ port: 0, host: "127.0.0.1" });
