@@ -1,0 +1,250 @@
+/**
+ * Binance REST market data with the IP's request-weight budget respected. One request is in flight at a time, so
+ * after a 429 nothing else is already on its way. Before each request the weight last reported in
+ * `X-MBX-USED-WEIGHT-1M` is compared with a share of the minute's budget, and the request waits when it would go
+ * over; a 429 pauses every request for its `Retry-After`; a 418 (IP ban) stops REST entirely until the ban ends.
+ * Network errors and 5xx back off exponentially with jitter. No path retries without waiting.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "@gapfill/kit";
+import { parseAggTradeRows, parseKlineRows, type Kline, type Trade } from "./wire.ts";
+
+/** Binance's REQUEST_WEIGHT limit per minute per IP, used until exchangeInfo says otherwise. */
+export const DEFAULT_WEIGHT_LIMIT = 6000;
+/** Most rows one aggTrades or klines request returns. */
+export const PAGE_LIMIT = 1000;
+
+const WEIGHT = { aggTrades: 4, klines: 2, exchangeInfo: 20 } as const;
+export type RestEndpoint = keyof typeof WEIGHT;
+
+export interface RestResponseInfo {
+  endpoint: RestEndpoint;
+  status: number;
+  /** `X-MBX-USED-WEIGHT-1M` of the response, when present. */
+  usedWeight: number | null;
+}
+
+export interface BinanceRestOptions {
+  baseUrl: string;
+  log: Logger;
+  /** Share of the minute's weight budget this client lets itself use before it paces (default 0.8). */
+  budgetShare?: number;
+  timeoutMs?: number;
+  onResponse?: (info: RestResponseInfo) => void;
+}
+
+export interface AggTradesQuery {
+  symbol: string;
+  fromId?: number;
+  startTime?: number;
+  endTime?: number;
+  limit?: number;
+}
+
+export interface KlinesQuery {
+  symbol: string;
+  startTime: number;
+  endTime: number;
+  limit?: number;
+}
+
+/** A 4xx other than 429/418: the request itself is wrong, so repeating it cannot help. */
+export class RestRequestError extends Error {
+  override name = "RestRequestError";
+  constructor(
+    readonly status: number,
+    readonly body: string,
+    url: string,
+  ) {
+    super(`Binance REST ${url} answered ${status}: ${body.slice(0, 300)}`);
+  }
+}
+
+export class RestStoppedError extends Error {
+  override name = "RestStoppedError";
+}
+
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+const DEFAULT_429_PAUSE_MS = 10_000;
+const DEFAULT_BAN_MS = 120_000;
+const INTERVAL_MS: Record<string, number> = { SECOND: 1000, MINUTE: 60_000, HOUR: 3_600_000, DAY: 86_400_000 };
+
+export class BinanceRest {
+  private weightLimit = DEFAULT_WEIGHT_LIMIT;
+  private windowMs = 60_000;
+  private usedWeight = 0;
+  private usedWeightAt = 0;
+  private pausedUntil = 0;
+  private bannedUntil = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+  private readonly stopping = new AbortController();
+  private readonly budgetShare: number;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly options: BinanceRestOptions) {
+    this.budgetShare = options.budgetShare ?? 0.8;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+  }
+
+  /** What the client knows about its budget (for metrics and logs). */
+  get budget(): { usedWeight: number; weightLimit: number; pausedUntil: number; bannedUntil: number } {
+    return {
+      usedWeight: this.usedWeight,
+      weightLimit: this.weightLimit,
+      pausedUntil: this.pausedUntil,
+      bannedUntil: this.bannedUntil,
+    };
+  }
+
+  /** Trades by `fromId`, or by time (a window of at most one hour): never both, as Binance refuses that. */
+  async aggTrades(query: AggTradesQuery): Promise<Trade[]> {
+    const params: Record<string, number | string> = { symbol: query.symbol, limit: query.limit ?? PAGE_LIMIT };
+    if (query.fromId !== undefined) params.fromId = query.fromId;
+    if (query.startTime !== undefined) params.startTime = query.startTime;
+    if (query.endTime !== undefined) params.endTime = query.endTime;
+    return parseAggTradeRows(await this.get("aggTrades", "/api/v3/aggTrades", params), query.symbol);
+  }
+
+  /** 1 s klines with open time in [startTime, endTime]. */
+  async klines(query: KlinesQuery): Promise<Kline[]> {
+    const params = {
+      symbol: query.symbol,
+      interval: "1s",
+      startTime: query.startTime,
+      endTime: query.endTime,
+      limit: query.limit ?? PAGE_LIMIT,
+    };
+    return parseKlineRows(await this.get("klines", "/api/v3/klines", params));
+  }
+
+  /**
+   * Reads the REQUEST_WEIGHT limit and its window from exchangeInfo, so pacing follows the budget the server
+   * states. Keeps the defaults (6,000 a minute) when the server does not say.
+   */
+  async learnWeightLimit(symbol: string): Promise<{ weightLimit: number; windowMs: number }> {
+    const info = (await this.get("exchangeInfo", "/api/v3/exchangeInfo", { symbol })) as {
+      rateLimits?: { rateLimitType?: string; interval?: string; intervalNum?: number; limit?: number }[];
+    } | null;
+    const rule = info?.rateLimits?.find((r) => r.rateLimitType === "REQUEST_WEIGHT" && r.interval! in INTERVAL_MS);
+    if (rule && typeof rule.limit === "number" && rule.limit > 0) {
+      this.weightLimit = rule.limit;
+      this.windowMs = INTERVAL_MS[rule.interval!]! * (rule.intervalNum ?? 1);
+    }
+    return { weightLimit: this.weightLimit, windowMs: this.windowMs };
+  }
+
+  /** Aborts waiting and in-flight requests; they reject with RestStoppedError. */
+  stop(): void {
+    this.stopping.abort();
+  }
+
+  private get(endpoint: RestEndpoint, path: string, params: Record<string, number | string>): Promise<unknown> {
+    const url = new URL(path, this.options.baseUrl);
+    for (const [key, value] of Object.entries(params)) url.searchParams.set(key, String(value));
+    const result = this.tail.then(() => this.send(endpoint, url));
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  private async send(endpoint: RestEndpoint, url: URL): Promise<unknown> {
+    const { log } = this.options;
+    for (let failures = 0; ; ) {
+      await this.waitForBudget(WEIGHT[endpoint]);
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          headers: { accept: "application/json" },
+          signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.timeoutMs)]),
+        });
+      } catch (error) {
+        if (this.stopping.signal.aborted) throw new RestStoppedError("REST client stopped");
+        failures++;
+        const waitMs = backoffMs(failures);
+        log.warn({ endpoint, err: (error as Error).message, retryInMs: waitMs }, "REST request failed");
+        await this.pause(waitMs);
+        continue;
+      }
+      const usedWeight = this.noteUsedWeight(response);
+      this.options.onResponse?.({ endpoint, status: response.status, usedWeight });
+      const body = await response.text().catch(() => "");
+      if (response.status === 429) {
+        const waitMs = retryAfterMs(response, DEFAULT_429_PAUSE_MS);
+        this.pausedUntil = Date.now() + waitMs;
+        log.warn({ endpoint, usedWeight, retryAfterMs: waitMs }, "REST rate limited (429): pausing every request");
+        continue;
+      }
+      if (response.status === 418) {
+        const waitMs = retryAfterMs(response, DEFAULT_BAN_MS);
+        this.bannedUntil = Date.now() + waitMs;
+        log.error(
+          { endpoint, bannedUntil: new Date(this.bannedUntil).toISOString() },
+          "REST banned (418): no REST request until the ban ends",
+        );
+        continue;
+      }
+      if (response.status >= 500) {
+        failures++;
+        const waitMs = backoffMs(failures);
+        log.warn({ endpoint, status: response.status, retryInMs: waitMs }, "REST server error");
+        await this.pause(waitMs);
+        continue;
+      }
+      if (!response.ok) throw new RestRequestError(response.status, body, `${url.pathname}${url.search}`);
+      try {
+        return JSON.parse(body);
+      } catch {
+        throw new RestRequestError(response.status, `not JSON: ${body}`, `${url.pathname}${url.search}`);
+      }
+    }
+  }
+
+  /** Waits out a ban or a 429 pause, then paces when the request would take the minute's weight over budget. */
+  private async waitForBudget(weight: number): Promise<void> {
+    for (;;) {
+      const until = Math.max(this.bannedUntil, this.pausedUntil);
+      const now = Date.now();
+      if (until <= now) break;
+      await this.pause(until - now);
+    }
+    const used = Date.now() - this.usedWeightAt >= this.windowMs ? 0 : this.usedWeight;
+    const budget = this.weightLimit * this.budgetShare;
+    if (used + weight <= budget) return;
+    // Over budget: give the window time to shed about as much weight as we are over by (or to roll over), then
+    // go; the response's header tells where we stand again.
+    const waitMs = Math.max(1000, Math.ceil((this.windowMs * (used + weight - budget)) / this.weightLimit));
+    this.options.log.debug({ used, budget, waitMs }, "REST pacing below the weight budget");
+    await this.pause(waitMs);
+  }
+
+  private noteUsedWeight(response: Response): number | null {
+    const header = response.headers.get("x-mbx-used-weight-1m");
+    const used = header === null ? NaN : Number(header);
+    if (!Number.isFinite(used)) return null;
+    this.usedWeight = used;
+    this.usedWeightAt = Date.now();
+    return used;
+  }
+
+  private async pause(ms: number): Promise<void> {
+    try {
+      await sleep(ms, undefined, { signal: this.stopping.signal });
+    } catch {
+      throw new RestStoppedError("REST client stopped");
+    }
+  }
+}
+
+/** Full-jitter exponential backoff: a random wait up to min(max, min·2^failures), never below the minimum. */
+export function backoffMs(failures: number, minMs = BACKOFF_MIN_MS, maxMs = BACKOFF_MAX_MS): number {
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(failures, 20));
+  return Math.max(minMs, Math.round(Math.random() * ceiling));
+}
+
+/** `Retry-After` in seconds → ms (at least half a second), plus jitter so clients do not return in lockstep. */
+function retryAfterMs(response: Response, fallbackMs: number): number {
+  const header = response.headers.get("retry-after");
+  const seconds = header === null || header.trim() === "" ? NaN : Number(header);
+  const base = Number.isFinite(seconds) && seconds >= 0 ? Math.max(500, seconds * 1000) : fallbackMs;
+  return base + Math.round(Math.random() * 250);
+}

@@ -1,0 +1,131 @@
+/**
+ * The one place that knows Binance's wire formats: REST aggTrade rows, WebSocket aggTrade frames (plain and
+ * combined-stream wrapped) and 1 s kline rows, turned into normalized records with exact scaled integers.
+ * Nothing downstream sees a Binance field name.
+ */
+import { parseQuoteScaled, parseScaled } from "../exact.ts";
+
+/** One aggregate trade. Prices and quantities are integers of 1e-8 units (see exact.ts). */
+export interface Trade {
+  symbol: string;
+  /** Aggregate trade id (`a`): the sequence that continuity is tracked on. */
+  id: number;
+  price: number;
+  quantity: number;
+  /** Raw trade ids covered (`f`..`l`); `trades` of a bar counts these. */
+  firstTradeId: number;
+  lastTradeId: number;
+  /** Trade time (`T`), epoch ms. */
+  time: number;
+  /** `m`: the buyer was the maker, so the taker sold. Taker-buy volume sums trades where this is false. */
+  buyerIsMaker: boolean;
+  /**
+   * An invalid audit record (`p="0"`, `q="0"`, `f=-1`, `l=-1`). It keeps its id's place in the sequence, so a
+   * repair does not look for it again, but it is not a trade: the aggregator ignores it.
+   */
+  audit: boolean;
+}
+
+/** One closed 1 s kline. Klines carry no aggregate ids. */
+export interface Kline {
+  openTime: number;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  volume: number;
+  /** Quote volume in 1e-16 units (it may carry up to 16 decimals to stay exact). */
+  quoteVolume: bigint;
+  /** Raw trades in the second, as Binance counts them. */
+  trades: number;
+  takerBuyVolume: number;
+}
+
+export class WireError extends Error {
+  override name = "WireError";
+}
+
+/** The stream name of a symbol's aggTrade stream on Binance (lower-case). */
+export function aggTradeStreamName(symbol: string): string {
+  return `${symbol.toLowerCase()}@aggTrade`;
+}
+
+function isId(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= -1;
+}
+
+/** Fields `a p q f l T m` of a REST row or a WS event → Trade, or null when any is missing or malformed. */
+function tradeFrom(record: Record<string, unknown>, symbol: string): Trade | null {
+  const { a, p, q, f, l, T, m } = record;
+  if (!isId(a) || a < 0 || !isId(f) || !isId(l) || typeof T !== "number" || !Number.isSafeInteger(T)) return null;
+  if (typeof p !== "string" || typeof q !== "string" || typeof m !== "boolean") return null;
+  const price = parseScaled(p);
+  const quantity = parseScaled(q);
+  if (Number.isNaN(price) || Number.isNaN(quantity)) return null;
+  const audit = f < 0 || l < 0 || price === 0 || quantity === 0;
+  if (!audit && l < f) return null;
+  return { symbol, id: a, price, quantity, firstTradeId: f, lastTradeId: l, time: T, buyerIsMaker: m, audit };
+}
+
+/**
+ * A WebSocket text frame → the aggregate trade it carries, or null when it is not a well-formed aggTrade event
+ * (another event type, a subscription reply, or garbage).
+ */
+export function parseAggTradeFrame(raw: string): Trade | null {
+  let message: unknown;
+  try {
+    message = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  if (typeof message !== "object" || message === null) return null;
+  const wrapped = (message as { data?: unknown }).data;
+  const event = (wrapped !== undefined ? wrapped : message) as Record<string, unknown>;
+  if (typeof event !== "object" || event === null || event.e !== "aggTrade" || typeof event.s !== "string") return null;
+  return tradeFrom(event, event.s);
+}
+
+/** The body of `GET /api/v3/aggTrades?symbol=<symbol>` → trades in id order. Throws WireError on anything else. */
+export function parseAggTradeRows(body: unknown, symbol: string): Trade[] {
+  if (!Array.isArray(body)) throw new WireError(`aggTrades: expected a JSON array, got ${describe(body)}`);
+  const trades: Trade[] = [];
+  for (const row of body) {
+    const trade = typeof row === "object" && row !== null ? tradeFrom(row as Record<string, unknown>, symbol) : null;
+    if (!trade) throw new WireError(`aggTrades: malformed row ${JSON.stringify(row)}`);
+    const previous = trades.at(-1);
+    if (previous && trade.id <= previous.id) {
+      throw new WireError(`aggTrades: ids must increase, got ${trade.id} after ${previous.id}`);
+    }
+    trades.push(trade);
+  }
+  return trades;
+}
+
+/**
+ * The body of `GET /api/v3/klines` → klines. Row layout: [openTime, open, high, low, close, volume, closeTime,
+ * quoteVolume, trades, takerBuyBase, takerBuyQuote, ignore]. Throws WireError on anything else.
+ */
+export function parseKlineRows(body: unknown): Kline[] {
+  if (!Array.isArray(body)) throw new WireError(`klines: expected a JSON array, got ${describe(body)}`);
+  return body.map((row: unknown) => {
+    const kline = Array.isArray(row) ? klineFrom(row) : null;
+    if (!kline) throw new WireError(`klines: malformed row ${JSON.stringify(row)}`);
+    return kline;
+  });
+}
+
+function klineFrom(row: unknown[]): Kline | null {
+  const [openTime, open, high, low, close, volume, , quoteVolume, trades, takerBuyVolume] = row;
+  if (typeof openTime !== "number" || !Number.isSafeInteger(openTime)) return null;
+  if (typeof trades !== "number" || !Number.isSafeInteger(trades) || trades < 0) return null;
+  const scaled = [open, high, low, close, volume, takerBuyVolume].map((v) => (typeof v === "string" ? parseScaled(v) : NaN));
+  const quote = typeof quoteVolume === "string" ? parseQuoteScaled(quoteVolume) : null;
+  if (scaled.some(Number.isNaN) || quote === null) return null;
+  const [o, h, l, c, v, tb] = scaled as [number, number, number, number, number, number];
+  return { openTime, open: o, high: h, low: l, close: c, volume: v, quoteVolume: quote, trades, takerBuyVolume: tb };
+}
+
+function describe(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}

@@ -1,0 +1,187 @@
+/**
+ * The live aggTrade WebSocket: one combined-stream connection for every symbol. It answers each ping with a pong
+ * carrying the same payload (at most a few per second, so what we send stays under Binance's 5 messages/s),
+ * reconnects with jittered exponential backoff, reconnects silently-dead connections, and replaces a connection
+ * before the server's 24 h cut by opening the next one first (the overlap is de-duplicated by id downstream).
+ * It hands raw text frames to `onFrame`; parsing lives in wire.ts.
+ */
+import WebSocket from "ws";
+import type { Logger } from "@gapfill/kit";
+import { backoffMs } from "./rest.ts";
+import { aggTradeStreamName } from "./wire.ts";
+
+export interface TradeSocketOptions {
+  /** Base URL, e.g. wss://data-stream.binance.vision. */
+  baseUrl: string;
+  symbols: readonly string[];
+  log: Logger;
+  onFrame: (raw: string) => void;
+  /** A connection opened; `reconnect` is false only for the very first one. */
+  onOpen?: (info: { reconnect: boolean }) => void;
+  /** The last open connection closed (the stream is down until the next onOpen). */
+  onDown?: () => void;
+  /** Replace a connection this long after it opened; Binance cuts at 24 h (default 23 h 50 min). */
+  maxConnectionMs?: number;
+  /** A connection that has sent nothing (not even a ping) for this long is presumed dead (default 60 s). */
+  staleAfterMs?: number;
+  /** Most pongs sent per second (default 4). */
+  maxPongsPerSecond?: number;
+  backoffMinMs?: number;
+  backoffMaxMs?: number;
+}
+
+export function combinedStreamUrl(baseUrl: string, symbols: readonly string[]): string {
+  return `${baseUrl.replace(/\/+$/, "")}/stream?streams=${symbols.map(aggTradeStreamName).join("/")}`;
+}
+
+export class TradeSocket {
+  private active: WebSocket | null = null;
+  private replacing: WebSocket | null = null;
+  private everOpened = false;
+  private failures = 0;
+  private downSince: number | null = Date.now();
+  private lastHeardAt = 0;
+  private stopped = false;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private rotateTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private pongWindowStart = 0;
+  private pongsInWindow = 0;
+  private readonly url: string;
+
+  constructor(private readonly options: TradeSocketOptions) {
+    this.url = combinedStreamUrl(options.baseUrl, options.symbols);
+  }
+
+  /** Wall-clock ms since the stream went down, or 0 while a connection is open. */
+  downForMs(now = Date.now()): number {
+    return this.downSince === null ? 0 : now - this.downSince;
+  }
+
+  get connected(): boolean {
+    return this.active !== null;
+  }
+
+  start(): void {
+    this.connect();
+    const staleAfterMs = this.options.staleAfterMs ?? 60_000;
+    this.watchdog = setInterval(() => {
+      if (this.active && Date.now() - this.lastHeardAt > staleAfterMs) {
+        this.options.log.warn({ silentForMs: Date.now() - this.lastHeardAt }, "WebSocket silent: reconnecting");
+        this.active.terminate();
+      }
+    }, Math.min(5000, staleAfterMs));
+  }
+
+  /** Closes every connection and stops reconnecting. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of [this.reconnectTimer, this.rotateTimer]) if (timer) clearTimeout(timer);
+    if (this.watchdog) clearInterval(this.watchdog);
+    const sockets = [this.active, this.replacing].filter((s): s is WebSocket => s !== null);
+    this.active = null;
+    this.replacing = null;
+    await Promise.all(sockets.map((socket) => closeSocket(socket)));
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    const { log } = this.options;
+    const socket = new WebSocket(this.url, { autoPong: false, handshakeTimeout: 10_000, perMessageDeflate: false });
+    let delivered = false;
+    if (this.active) this.replacing = socket;
+
+    socket.on("open", () => {
+      if (this.stopped) return void socket.terminate();
+      const previous = this.active;
+      const reconnect = this.everOpened;
+      this.everOpened = true;
+      this.active = socket;
+      this.replacing = null;
+      this.downSince = null;
+      this.lastHeardAt = Date.now();
+      this.scheduleRotation();
+      if (previous) {
+        log.info("WebSocket replaced ahead of the server's connection lifetime");
+        void closeSocket(previous);
+      } else {
+        log.info({ url: this.url, reconnect }, reconnect ? "WebSocket reconnected" : "WebSocket connected");
+      }
+      this.options.onOpen?.({ reconnect });
+    });
+    socket.on("message", (data: WebSocket.RawData, isBinary: boolean) => {
+      this.lastHeardAt = Date.now();
+      if (!delivered) {
+        delivered = true;
+        // A connection that carries data proves the endpoint works: the next drop reconnects at once.
+        this.failures = 0;
+      }
+      if (!isBinary) this.options.onFrame(data.toString());
+    });
+    socket.on("ping", (payload: Buffer) => {
+      this.lastHeardAt = Date.now();
+      if (this.allowPong()) socket.pong(payload);
+    });
+    socket.on("error", (error: Error) => {
+      log.warn({ err: error.message }, "WebSocket error");
+    });
+    socket.on("close", (code: number) => {
+      if (socket === this.replacing) this.replacing = null;
+      if (socket !== this.active) {
+        if (!this.active && !this.stopped) this.scheduleReconnect(code);
+        return;
+      }
+      this.active = null;
+      this.downSince = Date.now();
+      if (this.rotateTimer) clearTimeout(this.rotateTimer);
+      log.warn({ code }, "WebSocket closed");
+      this.options.onDown?.();
+      if (!this.stopped) this.scheduleReconnect(code);
+    });
+  }
+
+  private scheduleReconnect(code: number): void {
+    if (this.reconnectTimer) return;
+    this.failures++;
+    const delay = backoffMs(this.failures, this.options.backoffMinMs ?? 100, this.options.backoffMaxMs ?? 30_000);
+    this.options.log.info({ code, attempt: this.failures, delayMs: delay }, "WebSocket reconnecting");
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.connect();
+    }, delay);
+  }
+
+  private scheduleRotation(): void {
+    if (this.rotateTimer) clearTimeout(this.rotateTimer);
+    const maxConnectionMs = this.options.maxConnectionMs ?? (23 * 60 + 50) * 60_000;
+    this.rotateTimer = setTimeout(() => {
+      this.rotateTimer = null;
+      if (!this.stopped && this.active && !this.replacing) this.connect();
+    }, maxConnectionMs);
+  }
+
+  private allowPong(): boolean {
+    const now = Date.now();
+    if (now - this.pongWindowStart >= 1000) {
+      this.pongWindowStart = now;
+      this.pongsInWindow = 0;
+    }
+    return ++this.pongsInWindow <= (this.options.maxPongsPerSecond ?? 4);
+  }
+}
+
+function closeSocket(socket: WebSocket): Promise<void> {
+  if (socket.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      socket.terminate();
+      resolve();
+    }, 2000);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    if (socket.readyState === WebSocket.CONNECTING) socket.terminate();
+    else socket.close(1000);
+  });
+}

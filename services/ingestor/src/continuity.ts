@@ -1,0 +1,92 @@
+/**
+ * Continuity of the aggregate-trade id sequence (pure, no I/O). Trades from every source — the WebSocket, REST
+ * repairs, REST polling — are offered here; each id comes out once, in id order, and only when every id before it
+ * has come out or is known not to exist. An id jump leaves a hole that the feed repairs from REST by `fromId`; an
+ * overlap (a replayed or duplicated frame, a REST page overlapping the WebSocket) is dropped by id.
+ *
+ * Ids are not promised to be contiguous (SPEC §4), so a hole is a reason to ask REST, not proof of loss: what a
+ * REST page starting at `fromId` does not contain up to its last id does not exist (`settleThrough`).
+ */
+import type { Trade } from "./binance/wire.ts";
+
+export interface IdHole {
+  fromId: number;
+  toId: number;
+}
+
+export type OfferResult = "new" | "duplicate" | "overflow";
+
+export class TradeSequencer {
+  private lastId: number | null = null;
+  private held = new Map<number, Trade>();
+
+  /** @param maxHeld trades held while waiting for a hole to be repaired; beyond it, trades are left to REST. */
+  constructor(private readonly maxHeld = 200_000) {}
+
+  /** Id of the last trade passed on, or null before the sequence is anchored. */
+  get lastPassedId(): number | null {
+    return this.lastId;
+  }
+
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /** Starts the sequence at `firstId`: lower ids belong to history already accounted for. */
+  anchorAt(firstId: number): void {
+    this.lastId = firstId - 1;
+    for (const id of this.held.keys()) if (id < firstId) this.held.delete(id);
+  }
+
+  offer(trade: Trade): OfferResult {
+    if ((this.lastId !== null && trade.id <= this.lastId) || this.held.has(trade.id)) return "duplicate";
+    // Dropping is safe: a dropped trade lies past a hole, and the repair pages through it by id.
+    if (this.held.size >= this.maxHeld) return "overflow";
+    this.held.set(trade.id, trade);
+    return "new";
+  }
+
+  /** Trades that continue the sequence, in id order. */
+  drain(): Trade[] {
+    const out: Trade[] = [];
+    if (this.lastId === null) return out;
+    for (let next = this.held.get(this.lastId + 1); next; next = this.held.get(this.lastId + 1)) {
+      this.held.delete(next.id);
+      this.lastId = next.id;
+      out.push(next);
+    }
+    return out;
+  }
+
+  /**
+   * A REST page that started at the next expected id and ended at `lastId` has been offered: ids up to `lastId`
+   * that it did not contain do not exist. Steps over them and returns every trade that now continues the sequence.
+   */
+  settleThrough(lastId: number): Trade[] {
+    const out = this.drain();
+    if (this.lastId === null) return out;
+    while (this.lastId < lastId) {
+      const nextHeld = this.lowestHeldId();
+      if (nextHeld === null || nextHeld > lastId) {
+        this.lastId = lastId;
+      } else {
+        this.lastId = nextHeld - 1;
+      }
+      out.push(...this.drain());
+    }
+    return out;
+  }
+
+  /** The ids missing before the earliest held trade, or null when nothing is held behind a hole. */
+  hole(): IdHole | null {
+    if (this.lastId === null) return null;
+    const lowest = this.lowestHeldId();
+    return lowest === null || lowest === this.lastId + 1 ? null : { fromId: this.lastId + 1, toId: lowest - 1 };
+  }
+
+  private lowestHeldId(): number | null {
+    let lowest: number | null = null;
+    for (const id of this.held.keys()) if (lowest === null || id < lowest) lowest = id;
+    return lowest;
+  }
+}

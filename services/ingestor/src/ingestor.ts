@@ -1,0 +1,182 @@
+/**
+ * The ingestor assembled: one REST client (one weight budget per IP), one combined WebSocket for every symbol,
+ * and per symbol a feed (sequencer → aggregator) and a publisher. Dependencies come in — NATS connection, clock,
+ * logger, metrics registry — so tests run it in-process against the simulator with the simulator's clock.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { BAR_MS, barOpenTime, natsNames, type IngestorConfig } from "@gapfill/contracts";
+import { createMetricsRegistry, type Logger, type NatsConnection, type Registry } from "@gapfill/kit";
+import { BinanceRest, RestStoppedError } from "./binance/rest.ts";
+import { parseAggTradeFrame } from "./binance/wire.ts";
+import { TradeSocket } from "./binance/ws.ts";
+import { createIngestorMetrics } from "./metrics.ts";
+import { BarPublisher, readLastBar, type StoredBar } from "./publish.ts";
+import { SymbolFeed, type FeedTiming } from "./symbol-feed.ts";
+
+/** Knobs that are not configuration for operators but that tests shorten. */
+export interface IngestorTuning {
+  /** Replace the WebSocket this long after it opened (Binance cuts connections at 24 h). */
+  wsMaxConnectionMs: number;
+  /** A WebSocket that sent nothing, not even a ping, for this long is presumed dead. */
+  wsStaleAfterMs: number;
+  /** How long the WebSocket must be down before REST polling starts. */
+  fallbackAfterMs: number;
+  reorderWaitMs: number;
+  klineSettleMs: number;
+  formingIntervalMs: number;
+  /** Wall ms between two checks for quiet closes, polling and forming snapshots. */
+  tickMs: number;
+}
+
+export const DEFAULT_TUNING: IngestorTuning = {
+  wsMaxConnectionMs: (23 * 60 + 50) * 60_000,
+  wsStaleAfterMs: 60_000,
+  fallbackAfterMs: 3000,
+  reorderWaitMs: 200,
+  klineSettleMs: 2000,
+  formingIntervalMs: 250,
+  tickMs: 25,
+};
+
+export interface IngestorDeps {
+  config: IngestorConfig;
+  nc: NatsConnection;
+  log: Logger;
+  /** Market time in epoch ms (default Date.now); tests pass the simulator's clock. */
+  clock?: () => number;
+  registry?: Registry;
+  tuning?: Partial<IngestorTuning>;
+}
+
+export interface RunningIngestor {
+  /** Resolves once every symbol has backfilled and follows the live stream. */
+  live: Promise<void>;
+  registry: Registry;
+  /** Open time of the newest bar of the symbol known to be in the stream. */
+  lastPublishedTs(symbol: string): number | null;
+  /** Stops taking data, lets queued bars finish publishing, closes the WebSocket. */
+  stop(): Promise<void>;
+}
+
+export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor> {
+  const { config, nc, log } = deps;
+  const clock = deps.clock ?? Date.now;
+  const tuning = { ...DEFAULT_TUNING, ...deps.tuning };
+  const names = natsNames(config.NATS_NAMESPACE);
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  const registry = deps.registry ?? createMetricsRegistry("ingestor");
+  const publishers = new Map<string, BarPublisher>();
+  const metrics = createIngestorMetrics(registry, function* lags() {
+    for (const [symbol, publisher] of publishers) {
+      const ts = publisher.lastPublishedTs;
+      if (ts !== null) yield [symbol, (clock() - (ts + BAR_MS)) / 1000];
+    }
+  });
+
+  const rest = new BinanceRest({
+    baseUrl: config.BINANCE_REST_URL,
+    log: log.child({ component: "rest" }),
+    onResponse: ({ endpoint, status, usedWeight }) => {
+      metrics.restRequests.inc({ endpoint, status: String(status) });
+      if (usedWeight !== null) metrics.restWeightUsed.set(usedWeight);
+    },
+  });
+
+  const timing: FeedTiming = {
+    graceMs: config.BAR_CLOSE_GRACE_MS,
+    pollIntervalMs: config.GAP_STREAM_SLEEP_SECONDS * 1000,
+    fallbackAfterMs: tuning.fallbackAfterMs,
+    reorderWaitMs: tuning.reorderWaitMs,
+    klineSettleMs: tuning.klineSettleMs,
+    formingIntervalMs: tuning.formingIntervalMs,
+  };
+  const feeds = new Map<string, SymbolFeed>();
+  const resumeFrom = new Map<SymbolFeed, StoredBar | null>();
+  let malformedFrames = 0;
+  const socket = new TradeSocket({
+    baseUrl: config.BINANCE_WS_URL,
+    symbols: config.BINANCE_SYMBOL,
+    log: log.child({ component: "ws" }),
+    maxConnectionMs: tuning.wsMaxConnectionMs,
+    staleAfterMs: tuning.wsStaleAfterMs,
+    onFrame: (raw) => {
+      const trade = parseAggTradeFrame(raw);
+      const feed = trade ? feeds.get(trade.symbol) : undefined;
+      if (trade && feed) return feed.onSocketTrade(trade);
+      // A lost trade frame shows up as an id jump and is repaired from REST; say so now and then, not per frame.
+      if (malformedFrames++ % 1000 === 0) log.warn({ frame: raw.slice(0, 200), malformedFrames }, "ignored a WebSocket frame");
+    },
+    onOpen: ({ reconnect }) => {
+      if (!reconnect) return;
+      metrics.wsReconnects.inc();
+      for (const feed of feeds.values()) feed.onSocketOpen();
+    },
+  });
+
+  const backfillMs = Math.min(config.INGEST_BACKFILL_HOURS, config.BARS_MAX_AGE_HOURS) * 3_600_000;
+  for (const symbol of config.BINANCE_SYMBOL) {
+    const last = await readLastBar(jsm, names, symbol);
+    const publisher = new BarPublisher(
+      {
+        js,
+        jsm,
+        names,
+        symbol,
+        log: log.child({ component: "publish", symbol }),
+        onPublished: () => metrics.barsPublished.inc({ symbol }),
+      },
+      last,
+    );
+    publishers.set(symbol, publisher);
+    const feed = new SymbolFeed({
+      symbol,
+      rest,
+      publisher,
+      clock,
+      log,
+      metrics,
+      timing,
+      socketDownForMs: () => socket.downForMs(),
+      publishForming: (bar) => nc.publish(names.subjects.live(symbol), JSON.stringify(bar)),
+    });
+    feeds.set(symbol, feed);
+    resumeFrom.set(feed, last);
+  }
+
+  // The socket opens first, so live trades are held (by id) while history is being built.
+  socket.start();
+  try {
+    log.info(await rest.learnWeightLimit(config.BINANCE_SYMBOL[0]!), "REST weight budget");
+  } catch (error) {
+    if (!(error instanceof RestStoppedError)) {
+      log.warn({ err: (error as Error).message }, "exchangeInfo unavailable; assuming the default weight budget");
+    }
+  }
+
+  const freshStartTs = barOpenTime(clock() - backfillMs);
+  const live = Promise.all([...resumeFrom].map(([feed, last]) => feed.run(last, freshStartTs))).then(() => undefined);
+  const ticker = setInterval(() => {
+    for (const feed of feeds.values()) feed.tick();
+  }, tuning.tickMs);
+
+  let stopped: Promise<void> | null = null;
+  return {
+    live,
+    registry,
+    lastPublishedTs: (symbol) => publishers.get(symbol)?.lastPublishedTs ?? null,
+    stop: () =>
+      (stopped ??= (async () => {
+        clearInterval(ticker);
+        for (const feed of feeds.values()) feed.stop();
+        rest.stop();
+        await socket.stop();
+        // Bars already closed are worth a few seconds; a NATS outage must not hold the shutdown.
+        await Promise.race([Promise.all([...publishers.values()].map((p) => p.drained())), sleep(5000)]);
+        for (const publisher of publishers.values()) publisher.stop();
+        await live.catch(() => undefined);
+        log.info("ingestor stopped");
+      })()),
+  };
+}

@@ -1,0 +1,267 @@
+/**
+ * One symbol's path from trades to published bars. Trades from the WebSocket and from REST all pass through the
+ * id sequencer (continuity.ts) into the aggregator (aggregate.ts); closed bars go to the publisher (publish.ts).
+ *
+ * REST "catch-ups by id" (from the last id passed on) fill every kind of hole: an id jump on the WebSocket, the
+ * range missed while reconnecting, and the tail of a quiet bar. A catch-up page shorter than the page limit holds
+ * every trade that existed when it was asked for, so it also proves that no trade before the time of the request
+ * (less the grace period, for REST visibility) is missing: bars ending by then close. That is how a quiet bar
+ * closes after BAR_CLOSE_GRACE_MS without trusting that the WebSocket withheld nothing, and how bars keep closing
+ * while the WebSocket is down (catch-ups every GAP_STREAM_SLEEP_SECONDS).
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { BAR_MS, type ClosedBar, type FormingBar } from "@gapfill/contracts";
+import type { Logger } from "@gapfill/kit";
+import { BarAggregator } from "./aggregate.ts";
+import { backfillFromKlines, findSeamTrades } from "./backfill.ts";
+import { backoffMs, PAGE_LIMIT, RestStoppedError, type BinanceRest } from "./binance/rest.ts";
+import type { Trade } from "./binance/wire.ts";
+import { TradeSequencer } from "./continuity.ts";
+import { scaledFromNumber } from "./exact.ts";
+import type { IngestorMetrics } from "./metrics.ts";
+import type { BarPublisher, StoredBar } from "./publish.ts";
+
+export type CatchUpReason = "join" | "gap" | "reconnect" | "quiet" | "poll";
+
+export interface FeedTiming {
+  /** BAR_CLOSE_GRACE_MS: how long past a quiet bar's end (clock time) before a catch-up closes it. */
+  graceMs: number;
+  /** GAP_STREAM_SLEEP_SECONDS in ms: REST polling interval (wall time) while the WebSocket is down. */
+  pollIntervalMs: number;
+  /** How long (wall time) the WebSocket must be down before polling starts. */
+  fallbackAfterMs: number;
+  /** How long (wall time) an id hole may wait for a reordered frame before it is repaired from REST. */
+  reorderWaitMs: number;
+  /** How long (clock time) after a second ends its 1 s kline counts as final. */
+  klineSettleMs: number;
+  /** Least wall time between two forming-bar snapshots. */
+  formingIntervalMs: number;
+}
+
+export interface SymbolFeedDeps {
+  symbol: string;
+  rest: BinanceRest;
+  publisher: BarPublisher;
+  clock: () => number;
+  log: Logger;
+  metrics: IngestorMetrics;
+  timing: FeedTiming;
+  /** Wall ms the WebSocket has been down, 0 while it is up. */
+  socketDownForMs: () => number;
+  publishForming: (bar: FormingBar) => void;
+}
+
+type FeedState = "starting" | "backfilling" | "live" | "stopped";
+
+export class SymbolFeed {
+  private state: FeedState = "starting";
+  private readonly sequencer = new TradeSequencer();
+  private aggregator: BarAggregator | null = null;
+  private catchUpRunning = false;
+  private catchUpAgain = false;
+  private holeTimer: NodeJS.Timeout | null = null;
+  private lastPollAt = 0;
+  private lastFormingAt = 0;
+  private lastFormingRevision = -1;
+  private readonly stopping = new AbortController();
+  private readonly log: Logger;
+  private readonly wsTrades;
+  private readonly restTrades;
+  private readonly duplicates;
+
+  constructor(private readonly deps: SymbolFeedDeps) {
+    this.log = deps.log.child({ symbol: deps.symbol });
+    this.wsTrades = deps.metrics.tradesIn.labels(deps.symbol, "ws");
+    this.restTrades = deps.metrics.tradesIn.labels(deps.symbol, "rest");
+    this.duplicates = deps.metrics.tradesDuplicate.labels(deps.symbol);
+  }
+
+  get isLive(): boolean {
+    return this.state === "live";
+  }
+
+  /**
+   * Resumes after the stream's last bar (or, with none, at `freshStartTs`), backfills closed history and joins the
+   * live stream. Resolves once the feed is live.
+   */
+  async run(last: StoredBar | null, freshStartTs: number): Promise<void> {
+    const { symbol, rest, clock, timing } = this.deps;
+    const startTs = last ? last.bar.ts + BAR_MS : freshStartTs;
+    const aggregator = new BarAggregator(symbol, startTs, last ? scaledFromNumber(last.bar.close) : null);
+    this.aggregator = aggregator;
+    this.state = "backfilling";
+    this.log.info({ from: new Date(startTs).toISOString(), resumed: last !== null }, "backfill starting");
+    const backfillDeps = {
+      symbol,
+      rest,
+      clock,
+      log: this.log,
+      settleMs: timing.klineSettleMs,
+      isStopped: () => this.stopping.signal.aborted,
+    };
+    try {
+      const seamTs = await backfillFromKlines(backfillDeps, aggregator, (bars) => this.deps.publisher.enqueue(bars));
+      const seam = await findSeamTrades(backfillDeps, seamTs);
+      if (this.stopping.signal.aborted) return;
+      this.sequencer.anchorAt(seam.firstId);
+      this.restTrades.inc(seam.trades.length);
+      for (const trade of seam.trades) this.offer(trade);
+      const lastId = seam.trades.at(-1)?.id;
+      this.fold(lastId === undefined ? this.sequencer.drain() : this.sequencer.settleThrough(lastId));
+      this.state = "live";
+      this.log.info({ seam: new Date(seamTs).toISOString(), firstId: seam.firstId }, "backfill done; following the live stream");
+      this.requestCatchUp("join");
+    } catch (error) {
+      if (error instanceof RestStoppedError && this.stopping.signal.aborted) return;
+      throw error;
+    }
+  }
+
+  /** A trade from the WebSocket. */
+  onSocketTrade(trade: Trade): void {
+    this.wsTrades.inc();
+    if (this.state === "stopped") return;
+    if (this.offer(trade) !== "new" || this.state !== "live") return;
+    this.fold(this.sequencer.drain());
+    if (this.sequencer.hole()) this.scheduleHoleRepair();
+  }
+
+  /** The WebSocket (re)connected: fetch what was missed while it was down. */
+  onSocketOpen(): void {
+    this.requestCatchUp("reconnect");
+  }
+
+  /** Called often (every few tens of ms) by the ingestor: quiet closes, polling while the socket is down, snapshots. */
+  tick(): void {
+    if (this.state !== "live" || !this.aggregator) return;
+    const { clock, timing, socketDownForMs } = this.deps;
+    const wallNow = Date.now();
+    if (clock() >= this.aggregator.formingTs + BAR_MS + timing.graceMs) this.requestCatchUp("quiet");
+    if (socketDownForMs() >= timing.fallbackAfterMs && wallNow - this.lastPollAt >= timing.pollIntervalMs) {
+      this.lastPollAt = wallNow;
+      this.requestCatchUp("poll");
+    }
+    if (wallNow - this.lastFormingAt >= timing.formingIntervalMs) {
+      const revision = this.aggregator.formingRevision;
+      if (revision !== this.lastFormingRevision) {
+        const forming = this.aggregator.forming();
+        if (forming) this.deps.publishForming(forming);
+        this.lastFormingRevision = revision;
+        this.lastFormingAt = wallNow;
+      }
+    }
+  }
+
+  stop(): void {
+    this.state = "stopped";
+    this.stopping.abort();
+    if (this.holeTimer) clearTimeout(this.holeTimer);
+  }
+
+  private offer(trade: Trade): "new" | "duplicate" | "overflow" {
+    const result = this.sequencer.offer(trade);
+    if (result === "duplicate") this.duplicates.inc();
+    return result;
+  }
+
+  /** Trades in sequence → aggregator → closed bars → publisher. */
+  private fold(trades: readonly Trade[]): void {
+    const aggregator = this.aggregator!;
+    for (const trade of trades) {
+      if (aggregator.addTrade(trade) === "late") {
+        this.log.error(
+          { id: trade.id, time: trade.time, formingTs: aggregator.formingTs },
+          "trade arrived for a bar already closed; it is missing from that bar",
+        );
+      }
+    }
+    this.publish(aggregator.takeClosed());
+  }
+
+  private publish(bars: ClosedBar[]): void {
+    this.deps.publisher.enqueue(bars);
+  }
+
+  private scheduleHoleRepair(): void {
+    if (this.holeTimer) return;
+    // Give a reordered frame a moment to arrive before asking REST.
+    this.holeTimer = setTimeout(() => {
+      this.holeTimer = null;
+      if (this.sequencer.hole()) this.requestCatchUp("gap");
+    }, this.deps.timing.reorderWaitMs);
+  }
+
+  private requestCatchUp(reason: CatchUpReason): void {
+    if (this.state !== "live") return;
+    if (this.catchUpRunning) {
+      if (reason !== "quiet" && reason !== "poll") this.catchUpAgain = true;
+      return;
+    }
+    this.catchUpRunning = true;
+    void this.runCatchUps(reason).finally(() => {
+      this.catchUpRunning = false;
+    });
+  }
+
+  private async runCatchUps(first: CatchUpReason): Promise<void> {
+    let reason = first;
+    for (let failures = 0; this.state === "live"; ) {
+      this.catchUpAgain = false;
+      try {
+        await this.catchUpOnce(reason);
+        failures = 0;
+        if (!this.catchUpAgain && !this.sequencer.hole()) return;
+        reason = this.sequencer.hole() ? "gap" : reason;
+      } catch (error) {
+        if (error instanceof RestStoppedError || this.state !== "live") return;
+        failures++;
+        const waitMs = backoffMs(failures, 1000, 30_000);
+        this.log.warn({ reason, err: (error as Error).message, retryInMs: waitMs }, "catch-up from REST failed");
+        try {
+          await sleep(waitMs, undefined, { signal: this.stopping.signal });
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  /**
+   * Pages REST aggTrades by id from the last id passed on until a short page: every trade that existed when the
+   * last page was asked for is then folded in, and bars that ended before that moment (less the grace) close.
+   */
+  private async catchUpOnce(reason: CatchUpReason): Promise<void> {
+    const { symbol, rest, clock, metrics, timing } = this.deps;
+    const sequencer = this.sequencer;
+    const hole = sequencer.hole();
+    metrics.repairs.inc({ symbol, reason });
+    let fetched = 0;
+    for (let restBehind = 0; this.state === "live"; ) {
+      const fromId = sequencer.lastPassedId! + 1;
+      const askedAt = clock();
+      const page = await rest.aggTrades({ symbol, fromId });
+      this.restTrades.inc(page.length);
+      fetched += page.length;
+      for (const trade of page) this.offer(trade);
+      const lastId = page.at(-1)?.id;
+      this.fold(lastId === undefined ? sequencer.drain() : sequencer.settleThrough(lastId));
+      if (page.length >= PAGE_LIMIT) continue;
+      const stillMissing = sequencer.hole();
+      if (stillMissing) {
+        // The WebSocket delivered a trade REST does not list yet. Give REST a moment; then take the ids as absent.
+        if (++restBehind <= 3) {
+          await sleep(200, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+          continue;
+        }
+        this.log.warn(stillMissing, "ids missing on REST as well: treating them as not existing");
+        this.fold(sequencer.settleThrough(stillMissing.toId));
+      }
+      this.aggregator!.closeThrough(askedAt - timing.graceMs);
+      this.publish(this.aggregator!.takeClosed());
+      if (hole || reason === "reconnect" || reason === "join") {
+        this.log.info({ reason, hole, fetched }, "caught up from REST by id");
+      }
+      return;
+    }
+  }
+}
