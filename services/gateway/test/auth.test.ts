@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -127,8 +128,7 @@ describe("POST /session/start token checks", () => {
   });
 
   it("refuses an HS256 token signed with the project's own RSA public key (algorithm confusion)", async () => {
-    const { createPublicKey } = await import("node:crypto");
-    const pem = createPublicKey({ key: rs.publicJwk as import("node:crypto").JsonWebKey, format: "jwk" }).export({ type: "spki", format: "pem" });
+    const pem = createPublicKey({ key: rs.publicJwk as JsonWebKey, format: "jwk" }).export({ type: "spki", format: "pem" });
     const token = await signToken({ alg: "HS256", kid: rs.kid, secret: new TextEncoder().encode(String(pem)) }, { sub: "u" }, { issuer: auth.issuer });
     const response = await start(token);
     expect(response.statusCode).toBe(401);
