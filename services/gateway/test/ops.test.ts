@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildApp } from "../src/index.ts";
+import { createGatewayTestEnv, startGateway, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
+import { LOCAL_SECRET, localToken } from "./support/session.ts";
+
+let env: GatewayTestEnv;
+let gw: RunningGateway;
+
+beforeAll(async () => {
+  env = await createGatewayTestEnv();
+  gw = await startGateway(env, {
+    config: env.config({ LOCAL_JWT_SECRET: LOCAL_SECRET, CORS_ORIGINS: "https://chart.example.com", SESSION_START_PER_MINUTE: "3" }),
+  });
+});
+
+afterAll(async () => {
+  await gw?.close();
+  await env?.cleanup();
+});
+
+describe("operations endpoints", () => {
+  it("answers /healthz and /readyz (NATS, store and bar feeds reachable)", async () => {
+    expect((await gw.app.inject({ url: "/healthz" })).json()).toEqual({ status: "ok" });
+    const ready = await gw.app.inject({ url: "/readyz" });
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json()).toEqual({ status: "ready" });
+  });
+
+  it("reports not ready with 503 when the store is unreachable", async () => {
+    const broken = { ...env.store, ping: () => Promise.reject(new Error("connection refused")) };
+    const app = await buildApp({ config: env.config({ LOCAL_JWT_SECRET: LOCAL_SECRET }), log: env.log, nc: env.nc, store: broken });
+    try {
+      const ready = await app.inject({ url: "/readyz" });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json()).toEqual({ error: { code: "not_ready", message: "connection refused" } });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("serves Prometheus metrics", async () => {
+    const response = await gw.app.inject({ url: "/metrics" });
+    expect(response.headers["content-type"]).toMatch(/^text\/plain/);
+    for (const name of ["gateway_sessions_started_total", "gateway_sse_streams_open", "gateway_bars_sent_total", "gateway_slow_consumers_total", "gateway_http_request_duration_seconds"]) {
+      expect(response.body).toContain(name);
+    }
+  });
+
+  it("describes the API in OpenAPI JSON and serves the docs UI", async () => {
+    const spec = (await gw.app.inject({ url: "/openapi.json" })).json() as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    expect(spec.openapi).toMatch(/^3\./);
+    expect(Object.keys(spec.paths)).toEqual(expect.arrayContaining(["/session/start", "/session/stop", "/bootstrap", "/stream/gap", "/healthz", "/readyz"]));
+    expect(JSON.stringify(spec.paths["/bootstrap"])).toContain("next_cursor");
+    const ui = await gw.app.inject({ url: "/docs/" });
+    expect(ui.statusCode).toBe(200);
+    expect(ui.headers["content-type"]).toMatch(/^text\/html/);
+  });
+});
+
+describe("security defaults", () => {
+  it("sends security headers and a request id", async () => {
+    const response = await gw.app.inject({ url: "/healthz" });
+    expect(response.headers["x-content-type-options"]).toBe("nosniff");
+    expect(response.headers["content-security-policy"]).toBeDefined();
+    expect(response.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("allows CORS only from CORS_ORIGINS", async () => {
+    const allowed = await gw.app.inject({
+      method: "OPTIONS",
+      url: "/session/start",
+      headers: { origin: "https://chart.example.com", "access-control-request-method": "POST", "access-control-request-headers": "authorization" },
+    });
+    expect(allowed.headers["access-control-allow-origin"]).toBe("https://chart.example.com");
+    const other = await gw.app.inject({ url: "/healthz", headers: { origin: "https://evil.example.com" } });
+    expect(other.headers["access-control-allow-origin"]).toBeUndefined();
+  });
+
+  it("rate-limits session starts per user with a 429 JSON error", async () => {
+    const headers = { authorization: `Bearer ${await localToken("eager")}` };
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await gw.app.inject({ method: "POST", url: "/session/start", headers })).statusCode);
+    expect(statuses).toEqual([201, 201, 201, 429]);
+    const limited = await gw.app.inject({ method: "POST", url: "/session/start", headers });
+    expect(limited.json()).toMatchObject({ error: { code: "rate_limited" } });
+    expect(limited.headers["retry-after"]).toBeDefined();
+    // Another user has their own budget.
+    const other = await gw.app.inject({ method: "POST", url: "/session/start", headers: { authorization: `Bearer ${await localToken("calm")}` } });
+    expect(other.statusCode).toBe(201);
+  });
+});
