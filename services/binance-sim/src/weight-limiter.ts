@@ -51,6 +51,8 @@ export class WeightLimiter {
     if (client.usedWeight <= this.options.limit) return { kind: "ok", usedWeight: client.usedWeight };
     client.rejections++;
     if (client.rejections > this.options.banAfterRejections) {
+      // After the ban the client gets the same number of 429s again before the next, longer, ban.
+      client.rejections = 0;
       client.bans++;
       const banMs = Math.min(this.options.banMaxMs, this.options.banBaseMs * 2 ** (client.bans - 1));
       client.bannedUntil = now + banMs;

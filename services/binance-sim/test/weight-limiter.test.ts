@@ -34,6 +34,16 @@ describe("request weight limiter", () => {
     expect(limiter.admit("a", 1)).toEqual({ kind: "ok", usedWeight: 1 });
   });
 
+  it("gives a client whose ban ended inside the window 429s again before banning it for longer", () => {
+    const clock = { now: 0 };
+    const limiter = new WeightLimiter({ limit: 10, windowMs: 3_600_000, banAfterRejections: 1, banBaseMs: 1_000, banMaxMs: 10_000, wallNow: () => clock.now });
+    const kinds = () => limiter.admit("a", 11).kind;
+    expect([kinds(), kinds()]).toEqual(["limited", "banned"]);
+    clock.now += 1_000;
+    expect([kinds(), kinds()]).toEqual(["limited", "banned"]);
+    expect(limiter.admit("a", 1)).toMatchObject({ kind: "banned", retryAfterSeconds: 2 });
+  });
+
   it("doubles each further ban of the same IP, up to the maximum", () => {
     const { limiter, clock } = limiterAt(0);
     const bansFor = (count: number) => {

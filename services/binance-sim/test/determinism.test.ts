@@ -1,0 +1,40 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { waitFor } from "@gapfill/kit/testing";
+import { startSim, type RunningSim } from "../src/index.ts";
+import { FIXED_NOW, getJson, pageByFromId, sha256, type AggTrade } from "./support.ts";
+
+const started: RunningSim[] = [];
+afterAll(() => Promise.all(started.map((sim) => sim.stop())));
+
+async function tapeOver(sim: RunningSim, untilMs: number): Promise<{ trades: AggTrade[]; bytes: string }> {
+  const first = await getJson<AggTrade[]>(`${sim.restUrl}/api/v3/aggTrades?symbol=BTCUSDT&startTime=0&limit=1`);
+  const trades = (await pageByFromId(sim.restUrl, "BTCUSDT", first.body[0]!.a)).filter((trade) => trade.T <= untilMs);
+  return { trades, bytes: sha256(JSON.stringify(trades)) };
+}
+
+describe("a fixed seed and a fixed now", () => {
+  it("serve a byte-identical tape from two simulators started at different wall times", async () => {
+    const options = { now: FIXED_NOW, seed: 42, historyHours: 0.5, speed: 2 };
+    const first = await startSim(options);
+    started.push(first);
+    const wallAtFirst = Date.now();
+    await waitFor(() => Date.now() - wallAtFirst >= 300, { what: "some wall time to pass" });
+    const second = await startSim(options);
+    started.push(second);
+    expect(first.clock() - second.clock()).toBeGreaterThanOrEqual(500);
+
+    const until = second.clock();
+    const a = await tapeOver(first, until);
+    const b = await tapeOver(second, until);
+    expect(a.trades.length).toBeGreaterThan(10_000);
+    expect(b.bytes).toBe(a.bytes);
+    const closedBy = Math.floor(until / 15_000) * 15_000;
+    const truth = first.groundTruth("BTCUSDT", first.historyStart, closedBy);
+    expect(truth.length).toBeGreaterThan(100);
+    expect(second.groundTruth("BTCUSDT", second.historyStart, closedBy)).toEqual(truth);
+
+    const other = await startSim({ ...options, seed: 43 });
+    started.push(other);
+    expect((await tapeOver(other, until)).bytes).not.toBe(a.bytes);
+  });
+});
