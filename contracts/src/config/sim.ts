@@ -21,13 +21,13 @@ export const restErrorBurstSchema = z.strictObject({
 export const simFaultsSchema = z.strictObject({
   /** Cut every WebSocket connection every this many wall-clock ms (0 = never). */
   wsDropEveryMs: wholeMs(DAY_MS),
-  /** Cut every WebSocket connection when the simulated clock passes each of these instants (epoch ms). */
+  /** Cut every WebSocket connection when the simulated clock passes each of these instants (epoch ms); instants already past when set never fire. */
   wsDropAt: z.array(z.number().int().nonnegative()).max(10_000),
   /** One-shot: cut every WebSocket connection now (reads back as false). */
   dropNow: z.boolean(),
-  /** Aggregate-trade ids never sent over WebSocket (REST still serves them: the stream shows an id jump). */
+  /** Aggregate-trade ids never sent on `@aggTrade` streams (REST still serves them: the stream shows an id jump). */
   wsWithholdIds: z.array(z.number().int().nonnegative()).max(100_000),
-  /** Chance that a trade is withheld from WebSocket, decided per id from the seed (reproducible). */
+  /** Chance that a trade is withheld from `@aggTrade` streams, decided per id from the seed (reproducible). */
   wsWithholdProbability: probability,
   /** Chance that a WebSocket frame is sent twice. */
   wsDuplicateProbability: probability,

@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from "@gapfill/kit";
 import { BadRequest, simAdminRoutes, type SimAdminDeps } from "./admin.ts";
 import { BinanceError } from "./binance-errors.ts";
-import { binanceRestRoutes, type BinanceRestDeps } from "./rest.ts";
+import { binanceRestRoutes, ENDPOINT_WEIGHTS, type BinanceRestDeps } from "./rest.ts";
 import type { SimCounters } from "./stats.ts";
 
 export interface SimAppDeps {
@@ -39,7 +39,8 @@ export function buildSimApp({ rest, admin, counters, log }: SimAppDeps): Fastify
   );
   app.addHook("onResponse", async (request, reply) => {
     const path = request.url.split("?")[0]!;
-    if (path.startsWith("/api/")) counters.countRequest(path, reply.statusCode);
+    // Unknown paths share one counter, so a client cannot grow the stats without bound.
+    if (path.startsWith("/api/")) counters.countRequest(path in ENDPOINT_WEIGHTS ? path : "/api/(unknown)", reply.statusCode);
   });
 
   app.register((api) => binanceRestRoutes(api, rest), { prefix: "/api/v3" });

@@ -67,6 +67,21 @@ describe("market streams", () => {
     expect(klines.map((e) => e.k.t)).toEqual(klines.map((_, i) => klines[0]!.k.t + i * 1000));
   });
 
+  it("@kline_1m sends the open kline every 2 simulated seconds (x: false) and the closed one (x: true)", async () => {
+    sim = await startSim({ now: FIXED_NOW, speed: 30, historyHours: 0.1 });
+    const client = await connect("/ws/btcusdt@kline_1m");
+    await waitFor(() => client.messages.some((m) => (m as KlineEvent).k.x), { timeoutMs: 15_000, what: "a closed 1 m kline" });
+    const events = client.messages as KlineEvent[];
+    const closed = events.find((event) => event.k.x)!;
+    expect(closed.k.i).toBe("1m");
+    expect(closed.k.T).toBe(closed.k.t + 59_999);
+    const [row] = (await getJson<KlineRow[]>(`${sim.restUrl}/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=${closed.k.t}&limit=1`)).body;
+    expect([closed.k.o, closed.k.h, closed.k.l, closed.k.c, closed.k.v, closed.k.n]).toEqual([row![1], row![2], row![3], row![4], row![5], row![8]]);
+    const updates = events.filter((event) => !event.k.x && event.k.t === closed.k.t);
+    for (let i = 1; i < updates.length; i++) expect(updates[i]!.E - updates[i - 1]!.E).toBeGreaterThanOrEqual(2_000);
+    expect(events.filter((event) => !event.k.x).length).toBeGreaterThan(0);
+  });
+
   it("answers SUBSCRIBE, LIST_SUBSCRIPTIONS, UNSUBSCRIBE and SET_PROPERTY, and reports bad requests", async () => {
     sim = await startSim({ now: FIXED_NOW, speed: 10, historyHours: 0.1, maxIncomingPerSecond: 50 });
     const client = await connect("/ws");
