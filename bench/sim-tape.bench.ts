@@ -72,13 +72,17 @@ console.log(`  floor (raw draws + writes): median ${median(floor).toFixed(0)} ms
 console.log(`  ratio generate / floor: ${(median(generation) / median(floor)).toFixed(2)}`);
 
 const startups: number[] = [];
+const arrayBufferGrowth: number[] = [];
 for (let run = 0; run < 3; run++) {
+  const buffersBefore = process.memoryUsage().arrayBuffers;
   const started = performance.now();
   const sim = await startSim({ now: NOW, speed: 0, historyHours: 24 });
   startups.push(performance.now() - started);
+  arrayBufferGrowth.push(process.memoryUsage().arrayBuffers - buffersBefore);
   await sim.stop();
 }
 console.log(`startSim({historyHours: 24}) until listening: median ${median(startups).toFixed(0)} ms of 3 (ratio to tape generation ${(median(startups) / median(generation)).toFixed(2)})`);
+console.log(`  typed arrays allocated by it: median ${(median(arrayBufferGrowth) / 1e6).toFixed(1)} MB (ratio to the columns in use ${(median(arrayBufferGrowth) / tapeBytes).toFixed(2)})`);
 
 const tape = generateDay();
 const truth: number[] = [];
