@@ -3,7 +3,7 @@ import { pino } from "pino";
 import type { Sql } from "postgres";
 import { createLogger } from "../src/log.ts";
 import { openPostgresStore, openStore, storeKindOf } from "../src/store/index.ts";
-import { connectTestPostgres, dropTestSchema, TEST_DATABASE_URL, TEST_SERIES_START, testBars, uniqueNamespace } from "../src/testing/index.ts";
+import { connectTestPostgres, dropTestSchema, startTcpProxy, TEST_DATABASE_URL, TEST_SERIES_START, testBars, uniqueNamespace, waitFor } from "../src/testing/index.ts";
 import { describeStoreContract } from "./store.contract.ts";
 
 const log = createLogger({ service: "store-test", level: "silent" });
@@ -108,6 +108,73 @@ describe("openStore", () => {
       expect(lines.join("\n")).toContain('"store":"postgres"');
       expect(lines.join("\n")).toContain('"supabaseAuthOnly":true');
       expect(lines.join("\n")).not.toContain("hunter2");
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("postgres store under connection faults", () => {
+  async function behindProxy(queryTimeoutMs = 30_000) {
+    const proxy = await startTcpProxy({ host: "127.0.0.1", port: 5432 });
+    const store = await openPostgresStore({
+      url: `postgres://postgres@127.0.0.1:${proxy.port}/test`,
+      prepare: true,
+      schema: freshSchema(),
+      log,
+      queryTimeoutMs,
+    });
+    return { proxy, store, close: async () => (await store.close(), await proxy.close()) };
+  }
+
+  it("fails fast on every call while the server is cut off, and works again once it is back", async () => {
+    const { proxy, store, close } = await behindProxy();
+    try {
+      await store.upsertBars(testBars("BTCUSDT", TEST_SERIES_START, 5));
+      proxy.sever();
+      // Sequential and overlapping calls, as the recorder's writes and lag checks make them.
+      for (let round = 0; round < 15; round++) {
+        const outcomes = await Promise.allSettled([
+          store.upsertBars(testBars("BTCUSDT", TEST_SERIES_START, 300)),
+          store.lastBarTs("BTCUSDT"),
+          store.pageNewestFirst("BTCUSDT", { limit: 10 }),
+        ]);
+        expect(outcomes.map((o) => o.status)).toEqual(["rejected", "rejected", "rejected"]);
+      }
+      proxy.restore();
+      await store.upsertBars(testBars("BTCUSDT", TEST_SERIES_START, 300));
+      expect(await store.lastBarTs("BTCUSDT")).toBe(TEST_SERIES_START + 299 * 15_000);
+    } finally {
+      await close();
+    }
+  });
+
+  it("gives up on a call the server never answers, after queryTimeoutMs, and recovers", async () => {
+    const { proxy, store, close } = await behindProxy(500);
+    try {
+      await store.ping();
+      proxy.stall();
+      const started = Date.now();
+      await expect(store.upsertBars(testBars("BTCUSDT", TEST_SERIES_START, 5))).rejects.toThrow(/upsert did not finish within 500 ms/);
+      expect(Date.now() - started).toBeLessThan(5000);
+      proxy.restore();
+      await store.upsertBars(testBars("BTCUSDT", TEST_SERIES_START, 5));
+      expect(await store.lastBarTs("BTCUSDT")).toBe(TEST_SERIES_START + 4 * 15_000);
+    } finally {
+      await close();
+    }
+  });
+
+  it("survives the server terminating its connections (pg_terminate_backend)", async () => {
+    const schema = freshSchema();
+    const store = await openPostgresStore({ url: TEST_DATABASE_URL, prepare: true, schema, log, applicationName: `kill-${schema}` });
+    try {
+      await store.upsertBars(testBars("BTCUSDT", TEST_SERIES_START, 5));
+      const killed = await admin`select pg_terminate_backend(pid) from pg_stat_activity where application_name = ${`kill-${schema}`}`;
+      expect(killed.length).toBeGreaterThan(0);
+      // The first call may meet the dead connection; the store must heal within a few calls.
+      await waitFor(async () => (await store.upsertBars(testBars("BTCUSDT", TEST_SERIES_START, 10)), true), { what: "an upsert after the kill" });
+      expect(await store.lastBarTs("BTCUSDT")).toBe(TEST_SERIES_START + 9 * 15_000);
     } finally {
       await store.close();
     }

@@ -16,6 +16,8 @@ export interface PostgresStoreOptions {
   applicationName?: string;
   /** Largest number of connections in the pool. */
   maxConnections?: number;
+  /** An operation taking longer is failed and its pool replaced (default 30 s). */
+  queryTimeoutMs?: number;
 }
 
 /** Postgres types returned as strings by default: numeric and int8 become JS numbers (the bars' wire form). */
@@ -32,52 +34,103 @@ const NUMBER_TYPES = {
 const BAR_COLUMNS = `symbol, (extract(epoch from ts) * 1000)::int8 as ts, open, high, low, close, volume, quote_volume,
   trades, taker_buy_volume, first_agg_id, last_agg_id`;
 
+/** An operation that neither settled nor failed in this long is taken as a dead connection. */
+const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
+
+export class PostgresTimeoutError extends Error {
+  override name = "PostgresTimeoutError";
+}
+
+/**
+ * Whether an error leaves the pool trustworthy: a plain SQL error does; a lost, refused or reset connection, or a
+ * server-side termination (SQLSTATE class 08, 57), does not.
+ */
+function isCleanSqlError(error: unknown): boolean {
+  return error instanceof postgres.PostgresError && !/^(08|57)/.test(error.code);
+}
+
+/** Resolves like `work`, or rejects once `ms` have passed; the abandoned work is left to settle on its own. */
+function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PostgresTimeoutError(`${what} did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** Direct Postgres (`DATABASE_URL`), also a Supabase direct or pooled connection string. */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<BarStore> {
-  const sql = postgres(options.url, {
-    prepare: options.prepare,
-    max: options.maxConnections ?? 10,
-    connect_timeout: 10,
-    onnotice: () => {},
-    types: NUMBER_TYPES,
-    connection: {
-      application_name: options.applicationName ?? "gapfill",
-      ...(options.schema ? { search_path: options.schema } : {}),
-    },
-  }) as unknown as Sql;
+  const connect = () =>
+    postgres(options.url, {
+      prepare: options.prepare,
+      max: options.maxConnections ?? 10,
+      connect_timeout: 10,
+      onnotice: () => {},
+      types: NUMBER_TYPES,
+      connection: {
+        application_name: options.applicationName ?? "gapfill",
+        ...(options.schema ? { search_path: options.schema } : {}),
+      },
+    }) as unknown as Sql;
+  const sql = connect();
   try {
-    const applied = await applyMigrations(sql, options.schema);
+    const applied = await withDeadline(applyMigrations(sql, options.schema), options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, "applying the schema");
     options.log.debug({ applied }, "price_15s schema applied");
   } catch (error) {
-    await sql.end({ timeout: 0 });
+    void sql.end({ timeout: 0 }).catch(() => {});
     throw error;
   }
-  return new PostgresBarStore(sql);
+  return new PostgresBarStore(sql, connect, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, options.log);
 }
 
 class PostgresBarStore implements BarStore {
   readonly kind = "postgres" as const;
 
-  constructor(private readonly sql: Sql) {}
+  constructor(
+    private sql: Sql,
+    private readonly connect: () => Sql,
+    private readonly queryTimeoutMs: number,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Runs one operation on the current pool. After a connection-level failure the pool is replaced by a fresh one:
+   * postgres.js can keep a reset connection marked busy (porsager/postgres#1130), after which queries queued on it
+   * never settle — measured here as every query hanging after a few resets.
+   */
+  private async run<T>(what: string, operation: (sql: Sql) => Promise<T>): Promise<T> {
+    const sql = this.sql;
+    try {
+      return await withDeadline(operation(sql), this.queryTimeoutMs, what);
+    } catch (error) {
+      if (!isCleanSqlError(error) && this.sql === sql) {
+        this.log.debug({ err: error }, "Postgres connection failed: starting a fresh pool");
+        this.sql = this.connect();
+        void withDeadline(sql.end({ timeout: 0 }), 1000, "closing the failed pool").catch(() => {});
+      }
+      throw error;
+    }
+  }
 
   async lastBarTs(symbol: string): Promise<number | null> {
     checkSymbol(symbol);
-    const [row] = await this.sql<{ ts: number }[]>`
-      select (extract(epoch from ts) * 1000)::int8 as ts from price_15s where symbol = ${symbol} order by price_15s.ts desc limit 1`;
+    const [row] = await this.run("last bar", (sql) => sql<{ ts: number }[]>`
+      select (extract(epoch from ts) * 1000)::int8 as ts from price_15s where symbol = ${symbol} order by price_15s.ts desc limit 1`);
     return row ? row.ts : null;
   }
 
   async pageNewestFirst(symbol: string, query: BarPageQuery): Promise<ClosedBar[]> {
     checkSymbol(symbol);
     const { before, fromTs, toTs, limit } = checkPageQuery(query);
-    const sql = this.sql;
-    // Only the bounds that are set go into the statement, so each shape is a plain index range scan.
-    let where: PendingQuery<Row[]> = sql`symbol = ${symbol}`;
-    if (before !== undefined) where = sql`${where} and ts < ${new Date(before)}`;
-    if (fromTs !== undefined) where = sql`${where} and ts >= ${new Date(fromTs)}`;
-    if (toTs !== undefined) where = sql`${where} and ts <= ${new Date(toTs)}`;
-    const rows = await sql<ClosedBar[]>`
-      select ${sql.unsafe(BAR_COLUMNS)} from price_15s where ${where} order by price_15s.ts desc limit ${limit}`;
+    const rows = await this.run("page", (sql) => {
+      // Only the bounds that are set go into the statement, so each shape is a plain index range scan.
+      let where: PendingQuery<Row[]> = sql`symbol = ${symbol}`;
+      if (before !== undefined) where = sql`${where} and ts < ${new Date(before)}`;
+      if (fromTs !== undefined) where = sql`${where} and ts >= ${new Date(fromTs)}`;
+      if (toTs !== undefined) where = sql`${where} and ts <= ${new Date(toTs)}`;
+      return sql<ClosedBar[]>`
+        select ${sql.unsafe(BAR_COLUMNS)} from price_15s where ${where} order by price_15s.ts desc limit ${limit}`;
+    });
     return [...rows];
   }
 
@@ -87,7 +140,7 @@ class PostgresBarStore implements BarStore {
     const column = <K extends keyof ClosedBar>(key: K) => rows.map((bar) => bar[key]);
     // One statement for the whole batch: each column travels as one array and unnest zips them back into rows.
     // Rows that already hold exactly these values are left alone, so a replay writes nothing.
-    await this.sql`
+    await this.run("upsert", (sql) => sql`
       insert into price_15s as p (symbol, ts, open, high, low, close, volume, quote_volume, trades, taker_buy_volume,
         first_agg_id, last_agg_id)
       select symbol, 'epoch'::timestamptz + ts_ms * interval '1 millisecond', open, high, low, close, volume,
@@ -107,14 +160,15 @@ class PostgresBarStore implements BarStore {
       where (p.open, p.high, p.low, p.close, p.volume, p.quote_volume, p.trades, p.taker_buy_volume, p.first_agg_id,
           p.last_agg_id)
         is distinct from (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume,
-          excluded.quote_volume, excluded.trades, excluded.taker_buy_volume, excluded.first_agg_id, excluded.last_agg_id)`;
+          excluded.quote_volume, excluded.trades, excluded.taker_buy_volume, excluded.first_agg_id, excluded.last_agg_id)`);
   }
 
   async ping(): Promise<void> {
-    await this.sql`select 1`;
+    await this.run("ping", (sql) => sql`select 1`);
   }
 
   async close(): Promise<void> {
-    await this.sql.end({ timeout: 5 });
+    // end() itself can hang after a reset connection (porsager/postgres#1130): bound it.
+    await withDeadline(this.sql.end({ timeout: 5 }), 6000, "closing the pool").catch(() => {});
   }
 }

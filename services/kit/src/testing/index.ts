@@ -9,3 +9,6 @@ export * from "./postgres.ts";
 export * from "./bars.ts";
 export * from "./postgrest.ts";
 export * from "./timing.ts";
+export * from "./tcp-proxy.ts";
+export * from "./stream-bars.ts";
+export * from "./log.ts";

@@ -1,5 +1,7 @@
 import postgres, { type Sql } from "postgres";
 
+export type { Sql } from "postgres";
+
 /** The machine's PostgreSQL (trust auth, database `test`), or TEST_DATABASE_URL. */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 

@@ -1,0 +1,25 @@
+import { closedBarSchema, describeIssues, symbolOfSubject, type ClosedBar } from "@gapfill/contracts";
+
+export type DecodedBar = { ok: true; bar: ClosedBar } | { ok: false; reason: string };
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A `bars.15s.<SYMBOL>` message → a closed bar, or why it is not one: not UTF-8 JSON, not the SPEC §3 shape, or a
+ * bar of another symbol than its subject names.
+ */
+export function decodeBarMessage(subject: string, data: Uint8Array): DecodedBar {
+  let json: unknown;
+  try {
+    json = JSON.parse(utf8.decode(data));
+  } catch (error) {
+    return { ok: false, reason: `not JSON: ${(error as Error).message}` };
+  }
+  const parsed = closedBarSchema.safeParse(json);
+  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
+  const subjectSymbol = symbolOfSubject(subject);
+  if (parsed.data.symbol !== subjectSymbol) {
+    return { ok: false, reason: `symbol ${parsed.data.symbol} published on the subject of ${subjectSymbol}` };
+  }
+  return { ok: true, bar: parsed.data };
+}

@@ -1,0 +1,3 @@
+export { startRecorder, DEFAULT_TUNING, type RecorderDeps, type RecorderTuning, type RunningRecorder } from "./recorder.ts";
+export { RECORDER_DURABLE } from "./consumer.ts";
+export type { SymbolLag } from "./lag.ts";
