@@ -126,6 +126,7 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
         symbol,
         log: log.child({ component: "publish", symbol }),
         onPublished: () => metrics.barsPublished.inc({ symbol }),
+        onConflict: () => metrics.publishConflicts.inc({ symbol }),
       },
       last,
     );

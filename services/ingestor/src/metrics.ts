@@ -25,6 +25,12 @@ export function createIngestorMetrics(registry: Registry, lastBarLags: () => Ite
       labelNames: ["symbol"] as const,
       registers,
     }),
+    publishConflicts: new Counter({
+      name: "ingestor_publish_conflicts_total",
+      help: "Bars refused for a wrong last subject sequence: another ingestor had published first",
+      labelNames: ["symbol"] as const,
+      registers,
+    }),
     repairs: new Counter({
       name: "ingestor_repairs_total",
       help: "REST catch-ups by id, by reason (gap, reconnect, quiet close, poll, join)",

@@ -43,6 +43,8 @@ export interface BarPublisherDeps {
   log: Logger;
   /** Called for each bar JetStream acknowledged (a duplicate ack included: the bar is in the stream). */
   onPublished?: (bar: ClosedBar, ack: PubAck) => void;
+  /** Called when the stream refused a bar because another writer had moved the subject on. */
+  onConflict?: () => void;
 }
 
 export class BarPublisher {
@@ -114,6 +116,7 @@ export class BarPublisher {
       } catch (error) {
         if (this.stopped) return;
         if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamWrongLastSequence) {
+          this.deps.onConflict?.();
           await this.catchUpWithStream(bar.ts);
           continue;
         }

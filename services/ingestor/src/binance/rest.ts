@@ -235,10 +235,13 @@ export class BinanceRest {
   }
 }
 
-/** Full-jitter exponential backoff: a random wait up to min(max, min·2^failures), never below the minimum. */
+/**
+ * Exponential backoff with jitter: after n failures, a random wait between half and all of min(max, min·2^n), so
+ * waits grow for sure while clients that failed together spread out.
+ */
 export function backoffMs(failures: number, minMs = BACKOFF_MIN_MS, maxMs = BACKOFF_MAX_MS): number {
-  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(failures, 20));
-  return Math.max(minMs, Math.round(Math.random() * ceiling));
+  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(Math.max(failures, 1), 20));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
 
 /** `Retry-After` in seconds → ms (at least half a second), plus jitter so clients do not return in lockstep. */

@@ -1,6 +1,6 @@
 /**
- * The live aggTrade WebSocket: one combined-stream connection for every symbol. It answers each ping with a pong
- * carrying the same payload (at most a few per second, so what we send stays under Binance's 5 messages/s),
+ * The live aggTrade WebSocket: one combined-stream connection for every symbol. It answers pings with pongs
+ * carrying the same payload (at most 4 a second, so what we send stays under Binance's 5 messages/s),
  * reconnects with jittered exponential backoff, reconnects silently-dead connections, and replaces a connection
  * before the server's 24 h cut by opening the next one first (the overlap is de-duplicated by id downstream).
  * It hands raw text frames to `onFrame`; parsing lives in wire.ts.
@@ -24,8 +24,8 @@ export interface TradeSocketOptions {
   maxConnectionMs?: number;
   /** A connection that has sent nothing (not even a ping) for this long is presumed dead (default 60 s). */
   staleAfterMs?: number;
-  /** Most pongs sent per second (default 4). */
-  maxPongsPerSecond?: number;
+  /** Least time between two pongs (default 250 ms: at most 4 a second). */
+  minPongIntervalMs?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
 }
@@ -45,8 +45,9 @@ export class TradeSocket {
   private reconnectTimer: NodeJS.Timeout | null = null;
   private rotateTimer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
-  private pongWindowStart = 0;
-  private pongsInWindow = 0;
+  private lastPongAt = 0;
+  private pongTimer: NodeJS.Timeout | null = null;
+  private pendingPong: { socket: WebSocket; payload: Buffer } | null = null;
   private readonly url: string;
 
   constructor(private readonly options: TradeSocketOptions) {
@@ -76,7 +77,7 @@ export class TradeSocket {
   /** Closes every connection and stops reconnecting. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const timer of [this.reconnectTimer, this.rotateTimer]) if (timer) clearTimeout(timer);
+    for (const timer of [this.reconnectTimer, this.rotateTimer, this.pongTimer]) if (timer) clearTimeout(timer);
     if (this.watchdog) clearInterval(this.watchdog);
     const sockets = [this.active, this.replacing].filter((s): s is WebSocket => s !== null);
     this.active = null;
@@ -120,7 +121,7 @@ export class TradeSocket {
     });
     socket.on("ping", (payload: Buffer) => {
       this.lastHeardAt = Date.now();
-      if (this.allowPong()) socket.pong(payload);
+      this.answerPing(socket, payload);
     });
     socket.on("error", (error: Error) => {
       log.warn({ err: error.message }, "WebSocket error");
@@ -160,13 +161,25 @@ export class TradeSocket {
     }, maxConnectionMs);
   }
 
-  private allowPong(): boolean {
-    const now = Date.now();
-    if (now - this.pongWindowStart >= 1000) {
-      this.pongWindowStart = now;
-      this.pongsInWindow = 0;
-    }
-    return ++this.pongsInWindow <= (this.options.maxPongsPerSecond ?? 4);
+  /**
+   * Pongs carry the ping's payload. A server pinging faster than we may send gets, once the interval allows, one
+   * pong with the newest payload, which answers the earlier pings too.
+   */
+  private answerPing(socket: WebSocket, payload: Buffer): void {
+    const minIntervalMs = this.options.minPongIntervalMs ?? 250;
+    const send = (target: WebSocket, data: Buffer) => {
+      this.lastPongAt = Date.now();
+      if (target.readyState === WebSocket.OPEN) target.pong(data);
+    };
+    const waitMs = this.lastPongAt + minIntervalMs - Date.now();
+    if (waitMs <= 0 && !this.pongTimer) return send(socket, payload);
+    this.pendingPong = { socket, payload };
+    this.pongTimer ??= setTimeout(() => {
+      this.pongTimer = null;
+      const pending = this.pendingPong;
+      this.pendingPong = null;
+      if (pending && !this.stopped) send(pending.socket, pending.payload);
+    }, Math.max(0, waitMs));
   }
 }
 

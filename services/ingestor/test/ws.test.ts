@@ -1,0 +1,92 @@
+import { createServer } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { startSim, type RunningSim } from "@gapfill/binance-sim";
+import { waitFor } from "@gapfill/kit/testing";
+import { parseAggTradeFrame } from "../src/binance/wire.ts";
+import { TradeSocket, type TradeSocketOptions } from "../src/binance/ws.ts";
+import { testLogger } from "./support/harness.ts";
+
+let sim: RunningSim | undefined;
+let socket: TradeSocket | undefined;
+afterEach(async () => {
+  await socket?.stop();
+  await sim?.stop();
+  sim = socket = undefined;
+});
+
+function openSocket(sim: RunningSim, options: Partial<TradeSocketOptions> = {}) {
+  const seen = { frames: 0, opens: [] as boolean[], downs: 0, ids: [] as number[] };
+  socket = new TradeSocket({
+    baseUrl: sim.wsUrl,
+    symbols: ["BTCUSDT"],
+    log: testLogger("ws"),
+    onFrame: (raw) => {
+      seen.frames++;
+      const trade = parseAggTradeFrame(raw);
+      if (trade) seen.ids.push(trade.id);
+    },
+    onOpen: ({ reconnect }) => seen.opens.push(reconnect),
+    onDown: () => seen.downs++,
+    ...options,
+  });
+  socket.start();
+  return seen;
+}
+
+describe("TradeSocket", () => {
+  it("answers a fast-pinging server with payload-echoing pongs, never more than 4 a second", async () => {
+    sim = await startSim({ historyHours: 0.1, speed: 5, pingIntervalMs: 100, pongTimeoutMs: 1500, maxIncomingPerSecond: 5 });
+    const seen = openSocket(sim);
+    await waitFor(() => seen.opens.length === 1, { what: "the connection" });
+    const openedAt = Date.now();
+    await waitFor(() => Date.now() - openedAt > 3000, { timeoutMs: 5000, intervalMs: 200, what: "three seconds of pings" });
+    const stats = sim.stats();
+    // A wrong payload would end in a pong timeout; more than 5 messages a second in a message-rate cut.
+    expect(stats.ws.cut).toEqual({ fault: 0, lifetime: 0, pongTimeout: 0, messageRate: 0 });
+    expect(stats.ws.opened).toBe(1);
+    expect(seen.downs).toBe(0);
+    expect(seen.frames).toBeGreaterThan(0);
+  });
+
+  it("replaces its connection before the server's lifetime cut, without a moment down", async () => {
+    sim = await startSim({ historyHours: 0.1, speed: 5, wsLifetimeMs: 1500 });
+    const seen = openSocket(sim, { maxConnectionMs: 1000 });
+    await waitFor(() => sim!.stats().ws.opened >= 4, { timeoutMs: 8000, what: "four connections" });
+    expect(sim.stats().ws.cut.lifetime).toBe(0);
+    expect(seen.downs).toBe(0);
+    expect(seen.opens[0]).toBe(false);
+    expect(seen.opens.slice(1).every((reconnect) => reconnect)).toBe(true);
+    // The overlap may repeat a frame, never skip one: the ids seen cover the whole span.
+    const unique = [...new Set(seen.ids)].sort((a, b) => a - b);
+    expect(unique.at(-1)! - unique[0]! + 1).toBe(unique.length);
+  });
+
+  it("reconnects at once after a drop, and backs off exponentially while the server hangs up", async () => {
+    sim = await startSim({ historyHours: 0.1, speed: 5 });
+    const seen = openSocket(sim);
+    await waitFor(() => seen.frames > 0, { what: "frames" });
+    sim.setFaults({ dropNow: true });
+    await waitFor(() => seen.opens.length === 2, { timeoutMs: 3000, what: "a reconnect" });
+    expect(seen.downs).toBe(1);
+    expect(socket!.connected).toBe(true);
+
+    // The server goes away; in its place something that accepts TCP and hangs up at once.
+    const port = Number(new URL(sim.wsUrl).port);
+    await sim.stop();
+    let attempts = 0;
+    const refuser = createServer((connection) => {
+      attempts++;
+      connection.destroy();
+    });
+    await new Promise<void>((resolve) => refuser.listen(port, "127.0.0.1", resolve));
+    try {
+      await waitFor(() => socket!.downForMs() > 3000, { timeoutMs: 6000, intervalMs: 100, what: "three seconds down" });
+      // Waits of at least 100, 200, 400, 800, 1600 ms: no more than 5 attempts fit in 3 s.
+      expect(attempts).toBeGreaterThanOrEqual(2);
+      expect(attempts).toBeLessThanOrEqual(5);
+      expect(socket!.connected).toBe(false);
+    } finally {
+      await new Promise<void>((resolve) => refuser.close(() => resolve()));
+    }
+  });
+});
