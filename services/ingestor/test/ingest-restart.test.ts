@@ -55,7 +55,11 @@ it("loses and repeats nothing across a kill -9 mid-bucket and a restart", async 
   };
   try {
     const first = startIngestorProcess();
-    await waitFor(() => /following the live stream/.test(output) && lastBar(), { timeoutMs: 40_000, intervalMs: 100, what: "a live ingestor" });
+    await waitFor(async () => /following the live stream/.test(output) && (await lastBar()) !== null, {
+      timeoutMs: 40_000,
+      intervalMs: 100,
+      what: "a live ingestor with bars published",
+    });
     // Inside a bucket, well away from its edges, with trades of the bucket already folded in.
     await waitFor(() => {
       const phase = world.sim.clock() % BAR_MS;
