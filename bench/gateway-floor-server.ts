@@ -1,0 +1,61 @@
+/**
+ * Child process of gateway-sse-fanout.bench.ts: the floors. A bare node:http server that
+ * - holds SSE responses and, when told, writes one event string to all of them (the least any server must do
+ *   to fan an event out);
+ * - with FLOOR_NATS_NAMESPACE set, answers POST /session/start with only the two I/O calls a session start needs
+ *   (the store's last bar time, a KV create) and no auth, validation or framework.
+ */
+import { randomBytes } from "node:crypto";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Kvm, type KV } from "@nats-io/kv";
+import { natsNames } from "@gapfill/contracts";
+import { createLogger, openPostgresStore, type BarStore } from "@gapfill/kit";
+import { connectTestNats, TEST_DATABASE_URL } from "@gapfill/kit/testing";
+import { now } from "./gateway-support.ts";
+
+const responses = new Set<ServerResponse>();
+const namespace = process.env.FLOOR_NATS_NAMESPACE;
+let kv: KV | null = null;
+let store: BarStore | null = null;
+if (namespace) {
+  const nc = await connectTestNats();
+  kv = await new Kvm(nc).open(natsNames(namespace).buckets.sessions);
+  store = await openPostgresStore({
+    url: TEST_DATABASE_URL,
+    prepare: true,
+    schema: namespace,
+    log: createLogger({ service: "floor", level: "warn" }),
+  });
+}
+
+const server = createServer((req, res) => {
+  if (req.method === "POST" && kv && store) {
+    req.resume();
+    void (async () => {
+      const lastTs = await store.lastBarTs("BTCUSDT");
+      const id = randomBytes(24).toString("base64url");
+      await kv.create(id, JSON.stringify({ session_id: id, supabase_last_ts: lastTs }));
+      res.writeHead(201, { "content-type": "application/json" }).end(JSON.stringify({ session_id: id, supabase_last_ts: lastTs }));
+    })();
+    return;
+  }
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  res.write("retry: 3000\n\nevent: live\ndata: {}\n\n");
+  responses.add(res);
+  res.on("close", () => responses.delete(res));
+});
+server.listen(0, "127.0.0.1", () => {
+  process.send!({ type: "listening", port: (server.address() as AddressInfo).port });
+});
+
+process.on("message", (command: { type: "broadcast"; event: string } | { type: "stop" }) => {
+  if (command.type === "broadcast") {
+    const t0 = now();
+    for (const res of responses) res.write(command.event);
+    process.send!({ type: "sent", t0 });
+  } else {
+    for (const res of responses) res.destroy();
+    server.close(() => process.exit(0));
+  }
+});

@@ -1,0 +1,239 @@
+/**
+ * Gateway fan-out: 1k / 5k / 10k concurrent SSE clients on ONE gateway process (services/gateway/src/main.ts, real
+ * NATS JetStream and Postgres), clients in a separate process. For each size it measures
+ *   - delivery latency of a new bar to every client (p50/p99, median of 7 rounds): from the bar's publish to
+ *     JetStream until each client has read it;
+ *   - RSS per client: (gateway RSS with N live streams - RSS before they connected) / N;
+ * and the same two figures for the floor: a bare node:http process writing the same event string to the same
+ * number of sockets (latency from its first write). Also: session starts per second over HTTP against the floor
+ * of a bare node:http process making only the two I/O calls a start needs (store.lastBarTs + KV create), driven
+ * by the same client at the same concurrency.
+ *
+ * `npm run bench -- gateway-sse-fanout` (takes about two minutes; machine: 2 noisy cores, so medians and ratios).
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { jetstream } from "@nats-io/jetstream";
+import { BAR_MS, barMsgId, lastClosedBarTs, natsNames, type ClosedBar } from "@gapfill/contracts";
+import { createLogger, ensureJetStream, openPostgresStore } from "@gapfill/kit";
+import {
+  connectTestNats,
+  connectTestPostgres,
+  deleteNamespaceStreams,
+  dropTestSchema,
+  TEST_DATABASE_URL,
+  TEST_NATS_URL,
+  testBars,
+  uniqueNamespace,
+} from "@gapfill/kit/testing";
+import { signLocalToken } from "../services/gateway/src/index.ts";
+import { median, now, quantile, startGatewayProcess, stopProcess } from "./gateway-support.ts";
+
+const SIZES = [1000, 5000, 10_000];
+/** Measured rounds per size, after one warm-up round (JIT, first GC) that is not counted. */
+const ROUNDS = 7;
+const SESSION_STARTS = 3000;
+const CONCURRENCY = 32;
+const SYMBOL = "BTCUSDT";
+const SECRET = "bench-local-secret-0123456789abcdef0123456789";
+const here = dirname(fileURLToPath(import.meta.url));
+
+function rssKb(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
+  return Number(line!.replace(/\D+/g, ""));
+}
+
+/** Sends a command and resolves with the first message of the given type. */
+function ask<T>(child: ChildProcess, command: object | null, type: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: { type: string }) => {
+      if (message.type !== type) return;
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+      resolve(message as T);
+    };
+    const onExit = (code: number | null) => reject(new Error(`child exited (${code}) while waiting for ${type}`));
+    child.on("message", onMessage);
+    child.once("exit", onExit);
+    if (command) child.send(command);
+  });
+}
+
+async function runPool(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const started = now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
+  return now() - started;
+}
+
+function startClients(): Promise<ChildProcess> {
+  const child = fork(join(here, "gateway-sse-clients.ts"), [], { execArgv: ["--import", "tsx"], stdio: "inherit" });
+  return ask(child, null, "started").then(() => child);
+}
+
+/** Latencies (ms) of one event to every client, from t0. Missing deliveries fail the benchmark. */
+async function roundLatencies(clients: ChildProcess, id: string, emit: () => Promise<number>): Promise<number[]> {
+  const received = ask<{ times: number[] }>(clients, { type: "expect", id, timeoutMs: 30_000 }, "received");
+  // Let the clients arm the marker before the event goes out.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const t0 = await emit();
+  const { times } = await received;
+  const missing = times.filter((t) => Number.isNaN(t)).length;
+  if (missing > 0) throw new Error(`${missing} of ${times.length} clients did not receive event ${id}`);
+  return times.map((t) => t - t0);
+}
+
+interface Figures {
+  p50: number;
+  p99: number;
+  rssPerClientKb: number;
+}
+
+async function startFloor(env: Record<string, string> = {}): Promise<{ floor: ChildProcess; port: number }> {
+  const floor = fork(join(here, "gateway-floor-server.ts"), [], {
+    execArgv: ["--import", "tsx"],
+    stdio: "inherit",
+    env: { ...process.env, ...env },
+  });
+  const { port } = await ask<{ port: number }>(floor, null, "listening");
+  return { floor, port };
+}
+
+async function measureFloor(size: number, sample: ClosedBar): Promise<Figures> {
+  const { floor, port } = await startFloor();
+  const clients = await startClients();
+  const before = rssKb(floor.pid!);
+  const urls = Array.from({ length: size }, () => `http://127.0.0.1:${port}/`);
+  await ask(clients, { type: "connect", urls, localAddress: "127.0.0.2" }, "connected");
+  const after = rssKb(floor.pid!);
+  const p50s: number[] = [];
+  const p99s: number[] = [];
+  for (let round = 0; round <= ROUNDS; round++) {
+    const id = `floor${round}`;
+    const event = `event: bar\nid: ${id}\ndata: ${JSON.stringify(sample)}\n\n`;
+    const latencies = await roundLatencies(clients, id, async () => (await ask<{ t0: number }>(floor, { type: "broadcast", event }, "sent")).t0);
+    if (round === 0) continue;
+    p50s.push(quantile(latencies, 0.5));
+    p99s.push(quantile(latencies, 0.99));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  await ask(clients, { type: "close" }, "closed");
+  floor.send({ type: "stop" });
+  await new Promise((resolve) => floor.once("exit", resolve));
+  return { p50: median(p50s), p99: median(p99s), rssPerClientKb: (after - before) / size };
+}
+
+async function main(): Promise<void> {
+  const ns = uniqueNamespace();
+  const log = createLogger({ service: "bench", level: "warn" });
+  const nc = await connectTestNats();
+  const sql = connectTestPostgres();
+  await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 168, sessionTtlSeconds: 3600 });
+  const names = natsNames(ns);
+  const js = jetstream(nc);
+  const store = await openPostgresStore({ url: TEST_DATABASE_URL, prepare: true, schema: ns, log });
+  const children: ChildProcess[] = [];
+  try {
+    // 200 bars in the stream and the table: sessions start at the live edge, so streams go live at once.
+    const start = lastClosedBarTs(Date.now()) - 400 * BAR_MS;
+    const history = testBars(SYMBOL, start, 200, 11);
+    await Promise.all(history.map((bar) => js.publish(names.subjects.bars(SYMBOL), JSON.stringify(bar), { msgID: barMsgId(SYMBOL, bar.ts) })));
+    await store.upsertBars(history);
+    let nextTs = history.at(-1)!.ts + BAR_MS;
+
+    const env = {
+      NATS_URL: TEST_NATS_URL,
+      NATS_NAMESPACE: ns,
+      DATABASE_URL: TEST_DATABASE_URL,
+      DATABASE_SCHEMA: ns,
+      LOCAL_JWT_SECRET: SECRET,
+      SESSION_TTL_SECONDS: "3600",
+      SESSION_START_PER_MINUTE: "1000000",
+      GAP_STREAM_MAX_MINUTES: "600",
+      LOG_LEVEL: "error",
+    };
+    const { token } = await signLocalToken(new TextEncoder().encode(SECRET), { sub: "bench", ttlSeconds: 3600, nowMs: Date.now() });
+
+    // Session starts per second, and the floor: a bare server making the same store query and KV create.
+    let gateway = await startGatewayProcess(env);
+    children.push(gateway.child);
+    const sessionIds: string[] = [];
+    const startSessionAt = async (base: string, ids: string[]) => {
+      const response = await fetch(`${base}/session/start`, { method: "POST", headers: { authorization: `Bearer ${token}` } });
+      if (response.status !== 201) throw new Error(`${base}/session/start answered ${response.status}`);
+      ids.push(((await response.json()) as { session_id: string }).session_id);
+    };
+    const startSession = () => startSessionAt(gateway.url, sessionIds);
+    await runPool(200, CONCURRENCY, startSession);
+    const startsMs = await runPool(SESSION_STARTS, CONCURRENCY, startSession);
+    const sessionFloor = await startFloor({ FLOOR_NATS_NAMESPACE: ns });
+    children.push(sessionFloor.floor);
+    const floorIds: string[] = [];
+    const floorBase = `http://127.0.0.1:${sessionFloor.port}`;
+    await runPool(200, CONCURRENCY, () => startSessionAt(floorBase, floorIds));
+    const floorMs = await runPool(SESSION_STARTS, CONCURRENCY, () => startSessionAt(floorBase, floorIds));
+    await stopProcess(sessionFloor.floor);
+    const startsPerSecond = (SESSION_STARTS / startsMs) * 1000;
+    const floorPerSecond = (SESSION_STARTS / floorMs) * 1000;
+    console.log(
+      `session starts: ${startsPerSecond.toFixed(0)}/s over HTTP (${SESSION_STARTS} at concurrency ${CONCURRENCY}); ` +
+        `floor (bare node:http, lastBarTs + KV create): ${floorPerSecond.toFixed(0)}/s; ratio ${(startsPerSecond / floorPerSecond).toFixed(2)}`,
+    );
+    await runPool(Math.max(...SIZES) - sessionIds.length, CONCURRENCY, startSession);
+    await stopProcess(gateway.child);
+
+    const sample = history.at(-1)!;
+    console.log("\nclients | gateway p50 / p99 ms | floor p50 / p99 ms | ratio p50 / p99 | RSS/client gateway / floor KB | ratio");
+    for (const size of SIZES) {
+      const floor = await measureFloor(size, sample);
+
+      gateway = await startGatewayProcess(env);
+      children.push(gateway.child);
+      const clients = await startClients();
+      children.push(clients);
+      const before = rssKb(gateway.child.pid!);
+      const urls = sessionIds.slice(0, size).map((id) => `${gateway.url}/stream/gap?session_id=${id}`);
+      await ask(clients, { type: "connect", urls, localAddress: "127.0.0.3" }, "connected");
+      const after = rssKb(gateway.child.pid!);
+      const p50s: number[] = [];
+      const p99s: number[] = [];
+      for (let round = 0; round <= ROUNDS; round++) {
+        const bar: ClosedBar = { ...sample, ts: nextTs };
+        nextTs += BAR_MS;
+        const latencies = await roundLatencies(clients, String(bar.ts), async () => {
+          const t0 = now();
+          await js.publish(names.subjects.bars(SYMBOL), JSON.stringify(bar), { msgID: barMsgId(SYMBOL, bar.ts) });
+          return t0;
+        });
+        if (round === 0) continue;
+        p50s.push(quantile(latencies, 0.5));
+        p99s.push(quantile(latencies, 0.99));
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      }
+      await ask(clients, { type: "close" }, "closed");
+      await stopProcess(gateway.child);
+      const g = { p50: median(p50s), p99: median(p99s), rssPerClientKb: (after - before) / size };
+      console.log(
+        `${String(size).padStart(7)} | ${g.p50.toFixed(1).padStart(8)} / ${g.p99.toFixed(1).padStart(6)} | ` +
+          `${floor.p50.toFixed(1).padStart(8)} / ${floor.p99.toFixed(1).padStart(6)} | ` +
+          `${(g.p50 / floor.p50).toFixed(2).padStart(6)} / ${(g.p99 / floor.p99).toFixed(2).padStart(5)} | ` +
+          `${g.rssPerClientKb.toFixed(1).padStart(10)} / ${floor.rssPerClientKb.toFixed(1).padStart(5)} | ${(g.rssPerClientKb / floor.rssPerClientKb).toFixed(2)}`,
+      );
+    }
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+    await store.close();
+    await deleteNamespaceStreams(nc, ns);
+    await dropTestSchema(sql, ns);
+    await sql.end();
+    await nc.close();
+  }
+}
+
+await main();
