@@ -11,7 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { barOpenTime } from "@gapfill/contracts";
 import type { Logger } from "@gapfill/kit";
 import type { BarAggregator } from "./aggregate.ts";
-import { backoffMs, PAGE_LIMIT, RestStoppedError, type BinanceRest } from "./binance/rest.ts";
+import { backoffMs, PAGE_LIMIT, RestRequestError, RestStoppedError, type BinanceRest } from "./binance/rest.ts";
 import type { Trade } from "./binance/wire.ts";
 
 const SECOND_MS = 1000;
@@ -51,7 +51,8 @@ export async function backfillFromKlines(
       klines = await rest.klines({ symbol, startTime: cursor, endTime: windowEnd - 1 });
       failures = 0;
     } catch (error) {
-      if (error instanceof RestStoppedError) throw error;
+      // A refused request (an unknown symbol, say) will be refused again: give up loudly.
+      if (error instanceof RestStoppedError || error instanceof RestRequestError) throw error;
       failures++;
       const waitMs = backoffMs(failures, 1000, 30_000);
       log.warn({ err: (error as Error).message, retryInMs: waitMs }, "kline backfill request failed");
@@ -99,7 +100,7 @@ export async function findSeamTrades(
       if (newest.time < seamTs) return { firstId: newest.id + 1, trades: [] };
       // A trade landed between the two requests: ask again by time.
     } catch (error) {
-      if (error instanceof RestStoppedError) throw error;
+      if (error instanceof RestStoppedError || error instanceof RestRequestError) throw error;
       failures++;
       const waitMs = backoffMs(failures, 1000, 30_000);
       log.warn({ err: (error as Error).message, retryInMs: waitMs }, "finding the first trade after the backfill failed");

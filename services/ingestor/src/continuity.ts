@@ -16,9 +16,13 @@ export interface IdHole {
 
 export type OfferResult = "new" | "duplicate" | "overflow";
 
+const NOTHING: readonly Trade[] = Object.freeze([]);
+
 export class TradeSequencer {
   private lastId: number | null = null;
   private held = new Map<number, Trade>();
+  /** The common case kept off the map: the very next id, arriving with nothing held. */
+  private next: Trade | null = null;
 
   /** @param maxHeld trades held while waiting for a hole to be repaired; beyond it, trades are left to REST. */
   constructor(private readonly maxHeld = 200_000) {}
@@ -29,17 +33,24 @@ export class TradeSequencer {
   }
 
   get heldCount(): number {
-    return this.held.size;
+    return this.held.size + (this.next ? 1 : 0);
   }
 
   /** Starts the sequence at `firstId`: lower ids belong to history already accounted for. */
   anchorAt(firstId: number): void {
     this.lastId = firstId - 1;
+    if (this.next && this.next.id < firstId) this.next = null;
     for (const id of this.held.keys()) if (id < firstId) this.held.delete(id);
   }
 
   offer(trade: Trade): OfferResult {
-    if ((this.lastId !== null && trade.id <= this.lastId) || this.held.has(trade.id)) return "duplicate";
+    const lastId = this.lastId;
+    if (lastId !== null && trade.id <= lastId) return "duplicate";
+    if (lastId !== null && trade.id === lastId + 1 && this.next === null && this.held.size === 0) {
+      this.next = trade;
+      return "new";
+    }
+    if (this.next?.id === trade.id || this.held.has(trade.id)) return "duplicate";
     // Dropping is safe: a dropped trade lies past a hole, and the repair pages through it by id.
     if (this.held.size >= this.maxHeld) return "overflow";
     this.held.set(trade.id, trade);
@@ -47,7 +58,18 @@ export class TradeSequencer {
   }
 
   /** Trades that continue the sequence, in id order. */
-  drain(): Trade[] {
+  drain(): readonly Trade[] {
+    const first = this.next;
+    if (first !== null) {
+      this.next = null;
+      this.lastId = first.id;
+      if (this.held.size === 0) return [first];
+      return [first, ...this.drainHeld()];
+    }
+    return this.held.size === 0 ? NOTHING : this.drainHeld();
+  }
+
+  private drainHeld(): Trade[] {
     const out: Trade[] = [];
     if (this.lastId === null) return out;
     for (let next = this.held.get(this.lastId + 1); next; next = this.held.get(this.lastId + 1)) {
@@ -63,7 +85,7 @@ export class TradeSequencer {
    * that it did not contain do not exist. Steps over them and returns every trade that now continues the sequence.
    */
   settleThrough(lastId: number): Trade[] {
-    const out = this.drain();
+    const out = [...this.drain()];
     if (this.lastId === null) return out;
     while (this.lastId < lastId) {
       const nextHeld = this.lowestHeldId();

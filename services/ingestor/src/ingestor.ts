@@ -4,8 +4,8 @@
  * logger, metrics registry — so tests run it in-process against the simulator with the simulator's clock.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { BAR_MS, barOpenTime, natsNames, type IngestorConfig } from "@gapfill/contracts";
+import { jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
+import { BAR_MS, barOpenTime, natsNames, type ClosedBar, type IngestorConfig } from "@gapfill/contracts";
 import { createMetricsRegistry, type Logger, type NatsConnection, type Registry } from "@gapfill/kit";
 import { BinanceRest, RestStoppedError } from "./binance/rest.ts";
 import { parseAggTradeFrame } from "./binance/wire.ts";
@@ -47,6 +47,8 @@ export interface IngestorDeps {
   clock?: () => number;
   registry?: Registry;
   tuning?: Partial<IngestorTuning>;
+  /** Observes each bar JetStream acknowledged (benchmarks time bar closes with it). */
+  onBarPublished?: (bar: ClosedBar, ack: PubAck) => void;
 }
 
 export interface RunningIngestor {
@@ -125,7 +127,10 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
         names,
         symbol,
         log: log.child({ component: "publish", symbol }),
-        onPublished: () => metrics.barsPublished.inc({ symbol }),
+        onPublished: (bar, ack) => {
+          metrics.barsPublished.inc({ symbol });
+          deps.onBarPublished?.(bar, ack);
+        },
         onConflict: () => metrics.publishConflicts.inc({ symbol }),
       },
       last,
@@ -148,13 +153,15 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
 
   // The socket opens first, so live trades are held (by id) while history is being built.
   socket.start();
-  try {
-    log.info(await rest.learnWeightLimit(config.BINANCE_SYMBOL[0]!), "REST weight budget");
-  } catch (error) {
-    if (!(error instanceof RestStoppedError)) {
-      log.warn({ err: (error as Error).message }, "exchangeInfo unavailable; assuming the default weight budget");
-    }
-  }
+  // Requests go out one at a time in call order: the budget is known before the backfill's first request.
+  rest.learnWeightLimit(config.BINANCE_SYMBOL[0]!).then(
+    (budget) => log.info(budget, "REST weight budget"),
+    (error: unknown) => {
+      if (!(error instanceof RestStoppedError)) {
+        log.warn({ err: (error as Error).message }, "exchangeInfo unavailable; assuming the default weight budget");
+      }
+    },
+  );
 
   const freshStartTs = barOpenTime(clock() - backfillMs);
   const live = Promise.all([...resumeFrom].map(([feed, last]) => feed.run(last, freshStartTs))).then(() => undefined);

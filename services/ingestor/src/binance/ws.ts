@@ -30,6 +30,8 @@ export interface TradeSocketOptions {
   backoffMaxMs?: number;
 }
 
+const REPLACEMENT_RETRY_MS = 30_000;
+
 export function combinedStreamUrl(baseUrl: string, symbols: readonly string[]): string {
   return `${baseUrl.replace(/\/+$/, "")}/stream?streams=${symbols.map(aggTradeStreamName).join("/")}`;
 }
@@ -127,7 +129,11 @@ export class TradeSocket {
       log.warn({ err: error.message }, "WebSocket error");
     });
     socket.on("close", (code: number) => {
-      if (socket === this.replacing) this.replacing = null;
+      if (socket === this.replacing) {
+        // The replacement failed to open: keep the current connection and try again a little later.
+        this.replacing = null;
+        if (this.active && !this.stopped) this.scheduleRotation(REPLACEMENT_RETRY_MS);
+      }
       if (socket !== this.active) {
         if (!this.active && !this.stopped) this.scheduleReconnect(code);
         return;
@@ -152,13 +158,12 @@ export class TradeSocket {
     }, delay);
   }
 
-  private scheduleRotation(): void {
+  private scheduleRotation(afterMs = this.options.maxConnectionMs ?? (23 * 60 + 50) * 60_000): void {
     if (this.rotateTimer) clearTimeout(this.rotateTimer);
-    const maxConnectionMs = this.options.maxConnectionMs ?? (23 * 60 + 50) * 60_000;
     this.rotateTimer = setTimeout(() => {
       this.rotateTimer = null;
       if (!this.stopped && this.active && !this.replacing) this.connect();
-    }, maxConnectionMs);
+    }, afterMs);
   }
 
   /**
