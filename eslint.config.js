@@ -1,4 +1,5 @@
 import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -12,6 +13,11 @@ export default tseslint.config(
       "@typescript-eslint/consistent-type-imports": "error",
       "no-console": ["error", { allow: ["error"] }],
     },
+  },
+  {
+    // The chart page: plain browser ES modules served as-is.
+    files: ["services/gateway/public/**/*.js"],
+    languageOptions: { globals: globals.browser },
   },
   {
     files: ["bench/**", "scripts/**", "**/test/**"],

@@ -7,7 +7,7 @@ const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8")
 const configSection = readme.slice(readme.indexOf("## Configuration"));
 
 /** Every `…ConfigSchema` that contracts export: one per service. */
-const schemas = Object.entries(config).filter(
+const schemas = Object.entries(config as Record<string, unknown>).filter(
   (entry): entry is [string, z.ZodObject] => entry[0].endsWith("ConfigSchema") && entry[1] instanceof z.ZodObject,
 );
 

@@ -10,7 +10,7 @@ export type Closer = { name: string; close: () => Promise<unknown> | unknown };
 export function handleShutdown(
   log: Logger,
   closers: readonly Closer[],
-  { timeoutMs = 10_000, exit = (code: number) => process.exit(code) } = {},
+  { timeoutMs = 10_000, exit = (code: number): void => process.exit(code) }: { timeoutMs?: number; exit?: (code: number) => void } = {},
 ): (reason: string) => Promise<void> {
   let started: Promise<void> | null = null;
   const shutdown = (reason: string): Promise<void> => {
