@@ -5,7 +5,7 @@
  * plain numbers (cheaper than a BigInt per trade) and turned into a BigInt only when a bar is rendered.
  */
 
-export const SCALE_DIGITS = 8;
+const SCALE_DIGITS = 8;
 const SCALE = 10 ** SCALE_DIGITS;
 const QUOTE_DIGITS = 2 * SCALE_DIGITS;
 

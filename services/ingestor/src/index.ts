@@ -1,1 +1,1 @@
-export { startIngestor, DEFAULT_TUNING, type IngestorDeps, type IngestorTuning, type RunningIngestor } from "./ingestor.ts";
+export { startIngestor, type IngestorDeps, type IngestorTuning, type RunningIngestor } from "./ingestor.ts";

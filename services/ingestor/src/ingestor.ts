@@ -29,7 +29,7 @@ export interface IngestorTuning {
   tickMs: number;
 }
 
-export const DEFAULT_TUNING: IngestorTuning = {
+const DEFAULT_TUNING: IngestorTuning = {
   wsMaxConnectionMs: (23 * 60 + 50) * 60_000,
   wsStaleAfterMs: 60_000,
   fallbackAfterMs: 3000,
@@ -181,7 +181,7 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
         rest.stop();
         await socket.stop();
         // Bars already closed are worth a few seconds; a NATS outage must not hold the shutdown.
-        await Promise.race([Promise.all([...publishers.values()].map((p) => p.drained())), sleep(5000)]);
+        await Promise.race([Promise.all([...publishers.values()].map((p) => p.drained())), sleep(5000, undefined, { ref: false })]);
         for (const publisher of publishers.values()) publisher.stop();
         await live.catch(() => undefined);
         log.info("ingestor stopped");

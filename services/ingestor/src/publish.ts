@@ -69,10 +69,6 @@ export class BarPublisher {
     return this.lastTs;
   }
 
-  get queued(): number {
-    return this.queue.length;
-  }
-
   enqueue(bars: readonly ClosedBar[]): void {
     if (bars.length === 0 || this.stopped) return;
     this.queue.push(...bars);

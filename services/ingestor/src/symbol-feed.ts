@@ -10,7 +10,7 @@
  * while the WebSocket is down (catch-ups every GAP_STREAM_SLEEP_SECONDS).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { BAR_MS, type ClosedBar, type FormingBar } from "@gapfill/contracts";
+import { BAR_MS, type FormingBar } from "@gapfill/contracts";
 import type { Logger } from "@gapfill/kit";
 import { BarAggregator } from "./aggregate.ts";
 import { backfillFromKlines, findSeamTrades } from "./backfill.ts";
@@ -74,10 +74,6 @@ export class SymbolFeed {
     this.wsTrades = deps.metrics.tradesIn.labels(deps.symbol, "ws");
     this.restTrades = deps.metrics.tradesIn.labels(deps.symbol, "rest");
     this.duplicates = deps.metrics.tradesDuplicate.labels(deps.symbol);
-  }
-
-  get isLive(): boolean {
-    return this.state === "live";
   }
 
   /**
@@ -175,11 +171,7 @@ export class SymbolFeed {
         );
       }
     }
-    this.publish(aggregator.takeClosed());
-  }
-
-  private publish(bars: ClosedBar[]): void {
-    this.deps.publisher.enqueue(bars);
+    this.deps.publisher.enqueue(aggregator.takeClosed());
   }
 
   private scheduleHoleRepair(): void {
@@ -257,7 +249,7 @@ export class SymbolFeed {
         this.fold(sequencer.settleThrough(stillMissing.toId));
       }
       this.aggregator!.closeThrough(askedAt - timing.graceMs);
-      this.publish(this.aggregator!.takeClosed());
+      this.deps.publisher.enqueue(this.aggregator!.takeClosed());
       if (hole || reason === "reconnect" || reason === "join") {
         this.log.info({ reason, hole, fetched }, "caught up from REST by id");
       }

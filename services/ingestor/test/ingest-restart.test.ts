@@ -79,6 +79,15 @@ it("loses and repeats nothing across a kill -9 mid-bucket and a restart", async 
     expect(series.some((record) => record.bar.ts === barOpenTime(killedAt))).toBe(true);
     expect(output).toMatch(/"resumed":true/);
 
+    // The process serves its metrics where its log says.
+    const started = output.split("\n").findLast((line) => line.includes('"msg":"ingestor started"'))!;
+    const port = (JSON.parse(started) as { metricsPort: number }).metricsPort;
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    for (const name of ["ingestor_trades_in_total", "ingestor_bars_published_total", "ingestor_repairs_total", "ingestor_rest_weight_used", "ingestor_last_bar_lag_seconds"]) {
+      expect(metrics).toContain(name);
+    }
+    expect(metrics).toMatch(/ingestor_bars_published_total\{[^}]*symbol="BTCUSDT"[^}]*\} [1-9]/);
+
     second.kill("SIGTERM");
     expect((await exited(second)).code).toBe(0);
   } catch (error) {

@@ -10,7 +10,7 @@ import type { Logger } from "@gapfill/kit";
 import { parseAggTradeRows, parseKlineRows, type Kline, type Trade } from "./wire.ts";
 
 /** Binance's REQUEST_WEIGHT limit per minute per IP, used until exchangeInfo says otherwise. */
-export const DEFAULT_WEIGHT_LIMIT = 6000;
+const DEFAULT_WEIGHT_LIMIT = 6000;
 /** Most rows one aggTrades or klines request returns. */
 export const PAGE_LIMIT = 1000;
 
@@ -85,16 +85,6 @@ export class BinanceRest {
   constructor(private readonly options: BinanceRestOptions) {
     this.budgetShare = options.budgetShare ?? 0.8;
     this.timeoutMs = options.timeoutMs ?? 10_000;
-  }
-
-  /** What the client knows about its budget (for metrics and logs). */
-  get budget(): { usedWeight: number; weightLimit: number; pausedUntil: number; bannedUntil: number } {
-    return {
-      usedWeight: this.usedWeight,
-      weightLimit: this.weightLimit,
-      pausedUntil: this.pausedUntil,
-      bannedUntil: this.bannedUntil,
-    };
   }
 
   /** Trades by `fromId`, or by time (a window of at most one hour): never both, as Binance refuses that. */

@@ -32,7 +32,7 @@ export interface TradeSocketOptions {
 
 const REPLACEMENT_RETRY_MS = 30_000;
 
-export function combinedStreamUrl(baseUrl: string, symbols: readonly string[]): string {
+function combinedStreamUrl(baseUrl: string, symbols: readonly string[]): string {
   return `${baseUrl.replace(/\/+$/, "")}/stream?streams=${symbols.map(aggTradeStreamName).join("/")}`;
 }
 

@@ -1,0 +1,39 @@
+import { afterAll, expect, it } from "vitest";
+import { barOpenTime, formingBarSchema, type FormingBar } from "@gapfill/contracts";
+import { waitFor } from "@gapfill/kit/testing";
+import { createWorld, SYMBOL, waitForBarAt, type IngestWorld } from "./support/harness.ts";
+
+let world: IngestWorld;
+afterAll(async () => world?.cleanup());
+
+it("publishes the forming bar on live.15s.<SYMBOL> at most 4 times a second, consistent with the bar it becomes", async () => {
+  world = await createWorld({ historyHours: 0.5, speed: 20 });
+  const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.05" });
+  await ingestor.live;
+  const snapshots: { at: number; bar: FormingBar }[] = [];
+  const subscription = world.nc.subscribe(world.names.subjects.live(SYMBOL), {
+    callback: (_error, message) => snapshots.push({ at: Date.now(), bar: formingBarSchema.parse(message.json()) }),
+  });
+  const startedAt = Date.now();
+  await waitFor(() => Date.now() - startedAt > 4000, { timeoutMs: 6000, intervalMs: 100, what: "four seconds of snapshots" });
+  subscription.unsubscribe();
+
+  // Never more than 4 in any second (a market this busy changes the bar far more often).
+  expect(snapshots.length).toBeGreaterThanOrEqual(8);
+  for (const { at } of snapshots) expect(snapshots.filter((s) => s.at >= at && s.at < at + 1000).length).toBeLessThanOrEqual(4);
+
+  const lastTs = Math.max(...snapshots.map((s) => s.bar.ts));
+  const closed = new Map((await waitForBarAt(world, lastTs)).map((record) => [record.bar.ts, record.bar]));
+  for (const { bar } of snapshots) {
+    const final = closed.get(bar.ts)!;
+    expect(final, `closed bar for the snapshot at ${bar.ts}`).toBeDefined();
+    expect(bar.symbol).toBe(SYMBOL);
+    expect(bar.trades).toBeLessThanOrEqual(final.trades);
+    if (bar.trades === 0) continue;
+    // A snapshot is a prefix of the bar: same open, a range inside the final one.
+    expect(bar.open).toBe(final.open);
+    expect(bar.high).toBeLessThanOrEqual(final.high);
+    expect(bar.low).toBeGreaterThanOrEqual(final.low);
+    expect(barOpenTime(bar.as_of!)).toBe(bar.ts);
+  }
+}, 60_000);
