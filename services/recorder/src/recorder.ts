@@ -4,7 +4,7 @@ import { natsNames, type ClosedBar, type RecorderConfig } from "@gapfill/contrac
 import type { BarStore, Logger, Registry } from "@gapfill/kit";
 import { retryDelayMs, type RetryPolicy } from "./backoff.ts";
 import { ensureRecorderConsumer, RECORDER_DURABLE } from "./consumer.ts";
-import { decodeBarMessage } from "./decode.ts";
+import { decodeBarMessage, type DecodedBar } from "./decode.ts";
 import { measureLag, type SymbolLag } from "./lag.ts";
 import { createRecorderMetrics } from "./metrics.ts";
 import { CatchUpProgress } from "./progress.ts";
@@ -44,7 +44,8 @@ export interface RunningRecorder {
   measureLag(): Promise<SymbolLag[]>;
 }
 
-type Held = { msg: JsMsg; receivedAt: number; touchedAt: number };
+/** A delivered message, decoded as it arrives so decoding overlaps the upsert of the batch before. */
+type Held = { msg: JsMsg; decoded: DecodedBar; receivedAt: number; touchedAt: number };
 
 /**
  * Consumes `bars.15s.*` through a durable pull consumer and upserts the bars in batches bounded by
@@ -104,7 +105,7 @@ export async function startRecorder(deps: RecorderDeps): Promise<RunningRecorder
   const reading = (async () => {
     for await (const msg of messages) {
       const now = Date.now();
-      const entry = { msg, receivedAt: now, touchedAt: now };
+      const entry = { msg, decoded: decodeBarMessage(msg.subject, msg.data), receivedAt: now, touchedAt: now };
       held.set(msg, entry);
       queue.push(entry);
       if (queue.length === 1 || queue.length >= batchSize) notify();
@@ -151,8 +152,7 @@ export async function startRecorder(deps: RecorderDeps): Promise<RunningRecorder
   async function recordBatch(batch: Held[]): Promise<boolean> {
     const bars: ClosedBar[] = [];
     const valid: JsMsg[] = [];
-    for (const { msg } of batch) {
-      const decoded = decodeBarMessage(msg.subject, msg.data);
+    for (const { msg, decoded } of batch) {
       if (!decoded.ok) {
         log.warn({ subject: msg.subject, seq: msg.seq, reason: decoded.reason }, "not a closed bar: terminated");
         // No reason text: NATS 2.9 takes only a bare "+TERM" as a termination (reasons came with 2.10.4).
@@ -169,9 +169,11 @@ export async function startRecorder(deps: RecorderDeps): Promise<RunningRecorder
       msg.ack();
       held.delete(msg);
     }
-    for (const bar of bars) {
-      metrics.barsRecorded.inc({ symbol: bar.symbol });
-      symbols.add(bar.symbol);
+    const perSymbol = new Map<string, number>();
+    for (const bar of bars) perSymbol.set(bar.symbol, (perSymbol.get(bar.symbol) ?? 0) + 1);
+    for (const [symbol, count] of perSymbol) {
+      metrics.barsRecorded.inc({ symbol }, count);
+      symbols.add(symbol);
     }
     metrics.batches.inc();
     const pending = batch[batch.length - 1]!.msg.info.pending;

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import Database, { type Database as SqliteDatabase, type Statement } from "better-sqlite3";
 import type { ClosedBar } from "@gapfill/contracts";
 import type { Logger } from "../log.ts";
+import { barOfRow, type BarRow } from "./rows.ts";
 import { checkPageQuery, checkSymbol, latestBarPerKey } from "./input.ts";
 import type { BarPageQuery, BarStore } from "./types.ts";
 
@@ -74,7 +75,7 @@ export function openEmbeddedStore(options: EmbeddedStoreOptions): BarStore {
 
 class EmbeddedBarStore implements BarStore {
   readonly kind = "embedded" as const;
-  private readonly pages = new Map<string, Statement<unknown[], ClosedBar>>();
+  private readonly pages = new Map<string, Statement<unknown[], BarRow>>();
   private readonly lastTs: Statement<[string], { ts: number }>;
   private readonly upsertMany: (bars: readonly ClosedBar[]) => void;
 
@@ -106,10 +107,10 @@ class EmbeddedBarStore implements BarStore {
     let statement = this.pages.get(shape);
     if (!statement) {
       const where = ["symbol = ?", ...set.map(([condition]) => condition)].join(" and ");
-      statement = this.db.prepare(`select ${COLUMNS} from price_15s where ${where} order by ts desc limit ?`);
+      statement = this.db.prepare<unknown[], BarRow>(`select ${COLUMNS} from price_15s where ${where} order by ts desc limit ?`).raw(true);
       this.pages.set(shape, statement);
     }
-    return statement.all(symbol, ...set.map(([, value]) => value), limit);
+    return statement.all(symbol, ...set.map(([, value]) => value), limit).map(barOfRow);
   }
 
   async upsertBars(bars: readonly ClosedBar[]): Promise<void> {

@@ -1,6 +1,7 @@
 import postgres, { type PendingQuery, type Row, type Sql } from "postgres";
 import type { ClosedBar } from "@gapfill/contracts";
 import type { Logger } from "../log.ts";
+import { barOfRow, type BarRow } from "./rows.ts";
 import { checkPageQuery, checkSymbol, latestBarPerKey } from "./input.ts";
 import { applyMigrations } from "./migrations.ts";
 import type { BarPageQuery, BarStore } from "./types.ts";
@@ -128,10 +129,10 @@ class PostgresBarStore implements BarStore {
       if (before !== undefined) where = sql`${where} and ts < ${new Date(before)}`;
       if (fromTs !== undefined) where = sql`${where} and ts >= ${new Date(fromTs)}`;
       if (toTs !== undefined) where = sql`${where} and ts <= ${new Date(toTs)}`;
-      return sql<ClosedBar[]>`
-        select ${sql.unsafe(BAR_COLUMNS)} from price_15s where ${where} order by price_15s.ts desc limit ${limit}`;
+      return sql`
+        select ${sql.unsafe(BAR_COLUMNS)} from price_15s where ${where} order by price_15s.ts desc limit ${limit}`.values();
     });
-    return [...rows];
+    return (rows as unknown as BarRow[]).map(barOfRow);
   }
 
   async upsertBars(bars: readonly ClosedBar[]): Promise<void> {

@@ -13,6 +13,8 @@ export interface TcpProxy {
   readonly severed: boolean;
   /** Connections accepted and forwarded so far. */
   readonly connections: number;
+  /** Local ports of the open connections to the target: what the target sees as its clients' ports. */
+  upstreamPorts(): number[];
   close(): Promise<void>;
 }
 
@@ -22,6 +24,7 @@ export interface TcpProxy {
  */
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const open = new Set<Socket>();
+  const upstreams = new Set<Socket>();
   const stalled = new Set<Socket>();
   let severed = false;
   let stalling = false;
@@ -39,6 +42,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     }
     connections++;
     const upstream = connect(target);
+    upstreams.add(upstream);
+    upstream.once("close", () => upstreams.delete(upstream));
     for (const socket of [client, upstream]) {
       open.add(socket);
       socket.once("close", () => open.delete(socket));
@@ -80,6 +85,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     get connections() {
       return connections;
     },
+    upstreamPorts: () => [...upstreams].map((socket) => socket.localPort).filter((port): port is number => port !== undefined),
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of [...open, ...stalled]) socket.destroy();

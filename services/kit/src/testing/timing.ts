@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 
+/** Milliseconds per run of one benchmark case: benchmarks report medians and ratios on a noisy machine. */
 export interface Timing {
   runs: number;
   p50: number;
@@ -14,17 +15,26 @@ export function quantile(sorted: readonly number[], q: number): number {
 }
 
 /**
- * Times `runs` calls of `fn` (ms each) after `warmup` untimed ones — for benchmarks, which report medians and
- * ratios on a noisy machine rather than single figures. `fn` gets the run's index.
+ * Times several cases in rotation (a, b, c, a, b, c, …) so a burst of load on a noisy machine hits them alike;
+ * the ratios between them are then fairer than from back-to-back series.
  */
-export async function timeRuns(fn: (run: number) => Promise<unknown>, { runs, warmup = 0 }: { runs: number; warmup?: number }): Promise<Timing> {
-  for (let i = 0; i < warmup; i++) await fn(i);
-  const samples: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await fn(warmup + i);
-    samples.push(performance.now() - start);
+export async function timeInterleaved<K extends string>(
+  cases: Record<K, (run: number) => Promise<unknown>>,
+  { runs, warmup = 0 }: { runs: number; warmup?: number },
+): Promise<Record<K, Timing>> {
+  const names = Object.keys(cases) as K[];
+  const samples = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<K, number[]>;
+  for (let i = 0; i < warmup + runs; i++) {
+    for (const name of names) {
+      const start = performance.now();
+      await cases[name](i);
+      if (i >= warmup) samples[name].push(performance.now() - start);
+    }
   }
-  samples.sort((a, b) => a - b);
-  return { runs, p50: quantile(samples, 0.5), p99: quantile(samples, 0.99), min: samples[0]! };
+  return Object.fromEntries(
+    names.map((name) => {
+      const sorted = samples[name].sort((a, b) => a - b);
+      return [name, { runs, p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), min: sorted[0]! }];
+    }),
+  ) as Record<K, Timing>;
 }
