@@ -12,7 +12,9 @@ it("publishes the forming bar on live.15s.<SYMBOL> at most 4 times a second, con
   await ingestor.live;
   const snapshots: { at: number; bar: FormingBar }[] = [];
   const subscription = world.nc.subscribe(world.names.subjects.live(SYMBOL), {
-    callback: (_error, message) => snapshots.push({ at: Date.now(), bar: formingBarSchema.parse(message.json()) }),
+    callback: (_error, message) => {
+      snapshots.push({ at: Date.now(), bar: formingBarSchema.parse(message.json()) });
+    },
   });
   const startedAt = Date.now();
   await waitFor(() => Date.now() - startedAt > 4000, { timeoutMs: 6000, intervalMs: 100, what: "four seconds of snapshots" });
