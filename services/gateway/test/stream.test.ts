@@ -166,6 +166,8 @@ describe("gap stream", () => {
       socket.once("close", () => sockets.delete(socket));
     };
     gw.app.server.on("connection", track);
+    // The session start's kept-alive socket would be invisible to `track`: close it so the EventSource opens its own.
+    gw.app.server.closeIdleConnections();
     const bars: ClosedBar[] = [];
     let opens = 0;
     const es = new EventSource(streamUrl(gw.url, session.session_id, `&from_ts=${from}`));
@@ -173,10 +175,11 @@ describe("gap stream", () => {
     es.addEventListener("bar", (event) => bars.push(JSON.parse(event.data) as ClosedBar));
     const target = published + 30;
     try {
-      while (published < target) {
+      for (let step = 0; published < target; step++) {
         await publishUpTo(published + 1 + Math.floor(Math.random() * 3));
-        // Cut every open connection now and then: the client reconnects with Last-Event-ID by itself.
-        if (Math.random() < 0.4) for (const socket of sockets) socket.destroy();
+        // Cut every open connection at random moments (and at least every fifth step): the client reconnects with
+        // Last-Event-ID by itself.
+        if (Math.random() < 0.4 || step % 5 === 4) for (const socket of sockets) socket.destroy();
         await new Promise((resolve) => setTimeout(resolve, 30));
       }
       const last = history[published - 1]!.ts;
