@@ -12,3 +12,4 @@ export * from "./timing.ts";
 export * from "./tcp-proxy.ts";
 export * from "./stream-bars.ts";
 export * from "./log.ts";
+export * from "./nats-server.ts";
