@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import Database, { type Database as SqliteDatabase, type Statement } from "better-sqlite3";
 import type { ClosedBar } from "@gapfill/contracts";
 import type { Logger } from "../log.ts";
-import { barOfRow, type BarRow } from "./rows.ts";
+import { barsOfRows, PAGE_COLUMNS_AFTER_TS, type BarRow } from "./rows.ts";
 import { checkPageQuery, checkSymbol, latestBarPerKey } from "./input.ts";
 import type { BarPageQuery, BarStore } from "./types.ts";
 
@@ -107,10 +107,12 @@ class EmbeddedBarStore implements BarStore {
     let statement = this.pages.get(shape);
     if (!statement) {
       const where = ["symbol = ?", ...set.map(([condition]) => condition)].join(" and ");
-      statement = this.db.prepare<unknown[], BarRow>(`select ${COLUMNS} from price_15s where ${where} order by ts desc limit ?`).raw(true);
+      statement = this.db
+        .prepare<unknown[], BarRow>(`select ts, ${PAGE_COLUMNS_AFTER_TS} from price_15s where ${where} order by ts desc limit ?`)
+        .raw(true);
       this.pages.set(shape, statement);
     }
-    return statement.all(symbol, ...set.map(([, value]) => value), limit).map(barOfRow);
+    return barsOfRows(symbol, statement.all(symbol, ...set.map(([, value]) => value), limit));
   }
 
   async upsertBars(bars: readonly ClosedBar[]): Promise<void> {

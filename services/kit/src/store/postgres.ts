@@ -1,7 +1,7 @@
 import postgres, { type PendingQuery, type Row, type Sql } from "postgres";
 import type { ClosedBar } from "@gapfill/contracts";
 import type { Logger } from "../log.ts";
-import { barOfRow, type BarRow } from "./rows.ts";
+import { barsOfRows, PAGE_COLUMNS_AFTER_TS, type BarRow } from "./rows.ts";
 import { checkPageQuery, checkSymbol, latestBarPerKey } from "./input.ts";
 import { applyMigrations } from "./migrations.ts";
 import type { BarPageQuery, BarStore } from "./types.ts";
@@ -28,12 +28,11 @@ const NUMBER_TYPES = {
 };
 
 /**
- * The closed-bar wire shape selected from price_15s, `ts` as epoch ms. The output column shadows the table's
- * `ts`, so ORDER BY must name `price_15s.ts`: ordering by the alias would sort every row instead of walking the
- * primary-key index backwards (measured: 5x slower on a 50,000-bar table).
+ * A page row (see BarRow), `ts` as epoch ms. The output column shadows the table's `ts`, so ORDER BY must name
+ * `price_15s.ts`: ordering by the alias would sort every row instead of walking the primary-key index backwards
+ * (measured: 5x slower on a 50,000-bar table).
  */
-const BAR_COLUMNS = `symbol, (extract(epoch from ts) * 1000)::int8 as ts, open, high, low, close, volume, quote_volume,
-  trades, taker_buy_volume, first_agg_id, last_agg_id`;
+const PAGE_COLUMNS = `(extract(epoch from ts) * 1000)::int8 as ts, ${PAGE_COLUMNS_AFTER_TS}`;
 
 /** An operation that neither settled nor failed in this long is taken as a dead connection. */
 const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
@@ -130,9 +129,9 @@ class PostgresBarStore implements BarStore {
       if (fromTs !== undefined) where = sql`${where} and ts >= ${new Date(fromTs)}`;
       if (toTs !== undefined) where = sql`${where} and ts <= ${new Date(toTs)}`;
       return sql`
-        select ${sql.unsafe(BAR_COLUMNS)} from price_15s where ${where} order by price_15s.ts desc limit ${limit}`.values();
+        select ${sql.unsafe(PAGE_COLUMNS)} from price_15s where ${where} order by price_15s.ts desc limit ${limit}`.values();
     });
-    return (rows as unknown as BarRow[]).map(barOfRow);
+    return barsOfRows(symbol, rows as unknown as BarRow[]);
   }
 
   async upsertBars(bars: readonly ClosedBar[]): Promise<void> {
