@@ -52,7 +52,7 @@ export class BarPublisher {
   private lastSeq: number;
   private lastTs: number | null;
   private pumping: Promise<void> | null = null;
-  private stopped = false;
+  private readonly stopping = new AbortController();
   private readonly subject: string;
 
   constructor(
@@ -83,7 +83,16 @@ export class BarPublisher {
   }
 
   stop(): void {
-    this.stopped = true;
+    this.stopping.abort();
+  }
+
+  private get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  /** Waits before a retry; resolves early when the publisher stops. */
+  private async pause(ms: number): Promise<void> {
+    await sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
   }
 
   private async pump(): Promise<void> {
@@ -119,7 +128,7 @@ export class BarPublisher {
         failures++;
         const waitMs = backoffMs(failures, 200, 10_000);
         log.warn({ ts: bar.ts, err: (error as Error).message, retryInMs: waitMs }, "publishing a bar failed; retrying");
-        await sleep(waitMs);
+        await this.pause(waitMs);
       }
     }
   }
@@ -139,7 +148,7 @@ export class BarPublisher {
         return;
       } catch (error) {
         log.warn({ err: (error as Error).message }, "reading the last bar failed; retrying");
-        await sleep(backoffMs(failures, 200, 10_000));
+        await this.pause(backoffMs(failures, 200, 10_000));
       }
     }
   }

@@ -29,6 +29,7 @@ async function tradesBetween(restUrl: string, fromId: number, toId: number): Pro
 }
 
 it("publishes bars equal to ground truth through boundary trades, quiet stretches, bursts, drift-prone sums and audit records", async () => {
+  // A fixed tape (seed 7, this "now"): its first live half hour holds every case below, and the test checks so.
   world = await createWorld({ historyHours: 1, speed: 240, now: Date.UTC(2024, 0, 1) });
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.1" });
   await ingestor.live;
