@@ -3,6 +3,7 @@ import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { BAR_MS, formingBarSchema } from "@gapfill/contracts";
 import type { Logger } from "@gapfill/kit";
 import { barEvent, partialEvent } from "./sse-format.ts";
+import { orderedConsumerFrom, PULL_EXPIRES_MS } from "./ordered-consumer.ts";
 import { parseStoredBar } from "./stored-bar.ts";
 
 /** A closed bar with its `event: bar` text, serialized once and written as-is to every stream. */
@@ -79,10 +80,7 @@ export class BarFeed {
   async start(): Promise<void> {
     const { js, jsm, stream, barsSubject, windowBars, now } = this.deps;
     const startMs = Math.max(0, now() - windowBars * BAR_MS - HYDRATE_SLACK_MS);
-    const consumer = await js.consumers.get(stream, {
-      filter_subjects: barsSubject,
-      opt_start_time: new Date(startMs).toISOString(),
-    });
+    const consumer = await orderedConsumerFrom(js, jsm, stream, barsSubject, new Date(startMs));
     this.consumer = consumer;
     if ((await consumer.info(true)).num_pending === 0) {
       // Nothing stored since startMs: the newest bar, if any, is older, and nothing after it is missing.
@@ -92,7 +90,7 @@ export class BarFeed {
       this.floorKnown = true;
       this.markReady();
     }
-    this.messages = await consumer.consume({ callback: (msg) => this.onStored(msg) });
+    this.messages = await consumer.consume({ callback: (msg) => this.onStored(msg), expires: PULL_EXPIRES_MS });
   }
 
   private onStored(msg: JsMsg): void {

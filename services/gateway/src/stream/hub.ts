@@ -83,6 +83,7 @@ export class Hub {
   replayOlder(symbol: string): (afterTs: number) => AsyncGenerator<BarEntry> {
     const deps = {
       js: this.js,
+      jsm: this.jsm,
       stream: this.deps.names.streams.bars,
       barsSubject: this.deps.names.subjects.bars(symbol),
       log: this.deps.log,

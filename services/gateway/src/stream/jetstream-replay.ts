@@ -1,12 +1,14 @@
-import { DeliverPolicy, type JetStreamClient } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { BAR_MS } from "@gapfill/contracts";
 import type { Logger } from "@gapfill/kit";
 import type { BarEntry } from "./bar-feed.ts";
 import { barEvent } from "./sse-format.ts";
+import { orderedConsumerFrom, PULL_EXPIRES_MS } from "./ordered-consumer.ts";
 import { parseStoredBar } from "./stored-bar.ts";
 
 export interface JetStreamReplayDeps {
   js: JetStreamClient;
+  jsm: JetStreamManager;
   stream: string;
   barsSubject: string;
   log: Logger;
@@ -24,17 +26,12 @@ const STORE_TIME_SLACK_MS = 5 * 60_000;
  * stops iterating or the stream's end is reached.
  */
 export async function* replayFromJetStream(deps: JetStreamReplayDeps, afterTs: number): AsyncGenerator<BarEntry> {
-  const { js, stream, barsSubject, log } = deps;
-  const startMs = Number.isFinite(afterTs) ? afterTs + BAR_MS - STORE_TIME_SLACK_MS : 0;
-  const consumer = await js.consumers.get(
-    stream,
-    startMs > 0
-      ? { filter_subjects: barsSubject, opt_start_time: new Date(startMs).toISOString() }
-      : { filter_subjects: barsSubject, deliver_policy: DeliverPolicy.All },
-  );
+  const { js, jsm, stream, barsSubject, log } = deps;
+  const from = Number.isFinite(afterTs) ? new Date(Math.max(0, afterTs + BAR_MS - STORE_TIME_SLACK_MS)) : null;
+  const consumer = await orderedConsumerFrom(js, jsm, stream, barsSubject, from);
   try {
     if ((await consumer.info(true)).num_pending === 0) return;
-    const messages = await consumer.consume({ max_messages: 500 });
+    const messages = await consumer.consume({ max_messages: 500, expires: PULL_EXPIRES_MS });
     try {
       let newest = afterTs;
       for await (const msg of messages) {
