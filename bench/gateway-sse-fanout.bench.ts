@@ -170,13 +170,13 @@ async function main(): Promise<void> {
       ids.push(((await response.json()) as { session_id: string }).session_id);
     };
     const startSession = () => startSessionAt(gateway.url, sessionIds);
-    await runPool(200, CONCURRENCY, startSession);
+    await runPool(1000, CONCURRENCY, startSession);
     const startsMs = await runPool(SESSION_STARTS, CONCURRENCY, startSession);
     const sessionFloor = await startFloor({ FLOOR_NATS_NAMESPACE: ns });
     children.push(sessionFloor.floor);
     const floorIds: string[] = [];
     const floorBase = `http://127.0.0.1:${sessionFloor.port}`;
-    await runPool(200, CONCURRENCY, () => startSessionAt(floorBase, floorIds));
+    await runPool(1000, CONCURRENCY, () => startSessionAt(floorBase, floorIds));
     const floorMs = await runPool(SESSION_STARTS, CONCURRENCY, () => startSessionAt(floorBase, floorIds));
     await stopProcess(sessionFloor.floor);
     const startsPerSecond = (SESSION_STARTS / startsMs) * 1000;

@@ -74,6 +74,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         timeoutDuration: options.jwksTimeoutMs ?? 5_000,
       })
     : undefined;
+  // Imported once: jose would import a raw secret on every verification.
+  const hs256Key = options.hs256Secret
+    ? crypto.subtle.importKey("raw", options.hs256Secret, { name: "HMAC", hash: "SHA-256" }, false, ["verify"])
+    : undefined;
   const allow = options.allowSubs && options.allowSubs.length > 0 ? new Set(options.allowSubs) : undefined;
   const claims = (): JWTVerifyOptions => ({
     issuer: options.issuer,
@@ -85,8 +89,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
   async function verifySignatureAndClaims(token: string, alg: unknown) {
     if (alg === "HS256") {
-      if (!options.hs256Secret) throw unauthorized("HS256 tokens are not accepted here");
-      return jwtVerify(token, options.hs256Secret, { ...claims(), algorithms: ["HS256"] });
+      if (!hs256Key) throw unauthorized("HS256 tokens are not accepted here");
+      return jwtVerify(token, await hs256Key, { ...claims(), algorithms: ["HS256"] });
     }
     if (typeof alg === "string" && ASYMMETRIC_ALGORITHMS.includes(alg)) {
       if (!jwks) throw unauthorized(`${alg} tokens are not accepted here`);

@@ -32,6 +32,7 @@ export function bootstrapRoutes(app: FastifyInstance, ctx: GatewayContext): void
     "/bootstrap",
     {
       config: { access: "session-or-bearer", rateLimit: { max: ctx.config.BOOTSTRAP_PER_MINUTE, timeWindow: 60_000 } },
+      compress: {},
       schema: {
         summary: "History from price_15s, newest to oldest, one keyset page at a time",
         description:
