@@ -172,6 +172,9 @@ async function main(): Promise<void> {
     const startSession = () => startSessionAt(gateway.url, sessionIds);
     await runPool(1000, CONCURRENCY, startSession);
     const startsMs = await runPool(SESSION_STARTS, CONCURRENCY, startSession);
+    // One session per client for the fan-out below; then the gateway stops so the floor runs alone.
+    await runPool(Math.max(0, Math.max(...SIZES) - sessionIds.length), CONCURRENCY, startSession);
+    await stopProcess(gateway.child);
     const sessionFloor = await startFloor({ FLOOR_NATS_NAMESPACE: ns });
     children.push(sessionFloor.floor);
     const floorIds: string[] = [];
@@ -185,8 +188,6 @@ async function main(): Promise<void> {
       `session starts: ${startsPerSecond.toFixed(0)}/s over HTTP (${SESSION_STARTS} at concurrency ${CONCURRENCY}); ` +
         `floor (bare node:http, lastBarTs + KV create): ${floorPerSecond.toFixed(0)}/s; ratio ${(startsPerSecond / floorPerSecond).toFixed(2)}`,
     );
-    await runPool(Math.max(...SIZES) - sessionIds.length, CONCURRENCY, startSession);
-    await stopProcess(gateway.child);
 
     const sample = history.at(-1)!;
     console.log("\nclients | gateway p50 / p99 ms | floor p50 / p99 ms | ratio p50 / p99 | RSS/client gateway / floor KB | ratio");

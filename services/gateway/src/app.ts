@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { constants as zlibConstants } from "node:zlib";
 import compress from "@fastify/compress";
 import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
@@ -97,17 +96,8 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     exposedHeaders: ["x-request-id", "etag"],
     maxAge: 600,
   });
-  // Opt-in per route (only bootstrap pages are worth it), and request bodies are never inflated.
-  await app.register(compress, {
-    global: false,
-    globalDecompression: false,
-    encodings: ["br", "gzip"],
-    threshold: 1024,
-    // Measured on a 5,000-bar page (1.2 MB): brotli 1 takes 5 ms for 274 KB where brotli 4 takes 23 ms for 250 KB,
-    // gzip 3 takes 12 ms for 280 KB where gzip 6 takes 24 ms for 255 KB.
-    brotliOptions: { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 1 } },
-    zlibOptions: { level: 3 },
-  });
+  // Opt-in per route (only bootstrap pages are worth it: see routes/bootstrap.ts); request bodies are never inflated.
+  await app.register(compress, { global: false, globalDecompression: false });
   await app.register(rateLimit, {
     global: false,
     // After the access hooks, so the limit is per user (sub) when one is known, else per client address.

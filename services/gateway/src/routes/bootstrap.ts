@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { constants as zlibConstants } from "node:zlib";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { BAR_MS, bootstrapPageSchema, bootstrapQuerySchema, errorBodySchema } from "@gapfill/contracts";
@@ -12,6 +13,17 @@ import { knownSymbol } from "./sessions.ts";
 /** A page that can no longer change is cached by the browser for a year; others are revalidated by ETag. */
 const IMMUTABLE_PAGE = "private, max-age=31536000, immutable";
 const MUTABLE_PAGE = "private, no-cache";
+
+/**
+ * Measured on a 5,000-bar page (1.2 MB): brotli quality 1 takes 5 ms for 274 KB where the plugin's default 4 takes
+ * 23 ms for 250 KB; gzip level 3 takes 12 ms for 280 KB where the default 6 takes 24 ms for 255 KB.
+ */
+const PAGE_COMPRESSION = {
+  encodings: ["br", "gzip"] as ("br" | "gzip")[],
+  threshold: 1024,
+  brotliOptions: { params: { [zlibConstants.BROTLI_PARAM_QUALITY]: 1 } },
+  zlibOptions: { level: 3 },
+};
 
 function etagOf(body: string): string {
   return `W/"${createHash("sha256").update(body).digest("base64url").slice(0, 27)}"`;
@@ -32,7 +44,7 @@ export function bootstrapRoutes(app: FastifyInstance, ctx: GatewayContext): void
     "/bootstrap",
     {
       config: { access: "session-or-bearer", rateLimit: { max: ctx.config.BOOTSTRAP_PER_MINUTE, timeWindow: 60_000 } },
-      compress: {},
+      compress: PAGE_COMPRESSION,
       schema: {
         summary: "History from price_15s, newest to oldest, one keyset page at a time",
         description:

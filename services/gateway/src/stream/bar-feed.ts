@@ -27,7 +27,6 @@ export interface BarFeedDeps {
   stream: string;
   barsSubject: string;
   liveSubject: string;
-  symbol: string;
   windowBars: number;
   now: () => number;
   log: Logger;
@@ -61,20 +60,12 @@ export class BarFeed {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
   }
 
-  get symbol(): string {
-    return this.deps.symbol;
-  }
-
   get floor(): number {
     return this.windowFloor;
   }
 
   get lastTs(): number | null {
     return this.entries.at(-1)?.ts ?? null;
-  }
-
-  get listenerCount(): number {
-    return this.listeners.size;
   }
 
   async start(): Promise<void> {

@@ -70,10 +70,6 @@ export class GapStream implements LiveListener {
     return this.options.partial;
   }
 
-  get isEnded(): boolean {
-    return this.ended;
-  }
-
   /** Writes `retry:`, arms the expiry timer and runs the replay; resolves once live (or ended). */
   async start(): Promise<void> {
     const { res, limits, expiresAt, now } = this.options;

@@ -26,7 +26,6 @@ export class Hub {
   private readonly feeds = new Map<string, BarFeed>();
   private readonly streams = new Map<string, Set<GapStream>>();
   private readonly heartbeat: NodeJS.Timeout;
-  private openStreams = 0;
 
   private constructor(
     private readonly deps: HubDeps,
@@ -48,7 +47,6 @@ export class Hub {
         stream: deps.names.streams.bars,
         barsSubject: deps.names.subjects.bars(symbol),
         liveSubject: deps.names.subjects.live(symbol),
-        symbol,
         windowBars: deps.windowBars,
         now: deps.now,
         log: deps.log.child({ symbol }),
@@ -67,10 +65,6 @@ export class Hub {
   /** True once every feed has caught up with its subject. */
   async ready(): Promise<void> {
     await Promise.all([...this.feeds.values()].map((feed) => feed.ready));
-  }
-
-  get streamCount(): number {
-    return this.openStreams;
   }
 
   /** Open time of the oldest bar the BARS stream still holds for the symbol, or null when it holds none. */
@@ -95,13 +89,11 @@ export class Hub {
     let set = this.streams.get(stream.sessionId);
     if (!set) this.streams.set(stream.sessionId, (set = new Set()));
     set.add(stream);
-    this.openStreams++;
   }
 
   remove(stream: GapStream): void {
     const set = this.streams.get(stream.sessionId);
     if (!set?.delete(stream)) return;
-    this.openStreams--;
     if (set.size === 0) this.streams.delete(stream.sessionId);
   }
 
