@@ -58,7 +58,8 @@ export class SymbolFeed {
   private readonly sequencer = new TradeSequencer();
   private aggregator: BarAggregator | null = null;
   private catchUpRunning = false;
-  private catchUpAgain = false;
+  /** A catch-up asked for while one was running: it runs next. */
+  private catchUpAgain: CatchUpReason | null = null;
   private holeTimer: NodeJS.Timeout | null = null;
   private lastPollAt = 0;
   private lastFormingAt = 0;
@@ -186,7 +187,7 @@ export class SymbolFeed {
   private requestCatchUp(reason: CatchUpReason): void {
     if (this.state !== "live") return;
     if (this.catchUpRunning) {
-      if (reason !== "quiet" && reason !== "poll") this.catchUpAgain = true;
+      if (reason !== "quiet" && reason !== "poll") this.catchUpAgain = reason;
       return;
     }
     this.catchUpRunning = true;
@@ -198,12 +199,13 @@ export class SymbolFeed {
   private async runCatchUps(first: CatchUpReason): Promise<void> {
     let reason = first;
     for (let failures = 0; this.state === "live"; ) {
-      this.catchUpAgain = false;
+      this.catchUpAgain = null;
       try {
         await this.catchUpOnce(reason);
         failures = 0;
-        if (!this.catchUpAgain && !this.sequencer.hole()) return;
-        reason = this.sequencer.hole() ? "gap" : reason;
+        const next = this.sequencer.hole() ? "gap" : this.catchUpAgain;
+        if (next === null) return;
+        reason = next;
       } catch (error) {
         if (error instanceof RestStoppedError || this.state !== "live") return;
         failures++;

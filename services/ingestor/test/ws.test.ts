@@ -49,8 +49,8 @@ describe("TradeSocket", () => {
   });
 
   it("replaces its connection before the server's lifetime cut, without a moment down", async () => {
-    sim = await startSim({ historyHours: 0.1, speed: 5, wsLifetimeMs: 1500 });
-    const seen = openSocket(sim, { maxConnectionMs: 1000 });
+    sim = await startSim({ historyHours: 0.1, speed: 5, wsLifetimeMs: 900 });
+    const seen = openSocket(sim, { maxConnectionMs: 600 });
     await waitFor(() => sim!.stats().ws.opened >= 4, { timeoutMs: 8000, what: "four connections" });
     expect(sim.stats().ws.cut.lifetime).toBe(0);
     expect(seen.downs).toBe(0);
