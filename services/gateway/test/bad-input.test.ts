@@ -168,6 +168,7 @@ describe("query parameter fuzzing", () => {
     const metrics = (await gw.app.inject({ method: "GET", url: "/metrics" })).body;
     const serverErrors = metrics.split("\n").filter((line) => /^gateway_http_request_duration_seconds_count\{.*status="5\d\d"/.test(line));
     expect(serverErrors).toEqual([]);
-    expect(await metricValue(gw, "gateway_http_request_duration_seconds_count")).toBeGreaterThan(300);
+    // Every malformed case and every /bootstrap fuzz run was counted (valid gap streams are not latencies).
+    expect(await metricValue(gw, "gateway_http_request_duration_seconds_count")).toBeGreaterThan(cases.length + 150);
   });
 });

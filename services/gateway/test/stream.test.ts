@@ -1,3 +1,4 @@
+import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventSource } from "eventsource";
@@ -160,33 +161,38 @@ describe("gap stream", () => {
   it("resumes with a standard EventSource after the server cuts the connection at random", async () => {
     const session = await startSession(gw.url, token);
     const from = history[published - 50]!.ts;
+    // The sockets carrying this session's streams (an EventSource may reuse a kept-alive socket, so by request).
     const sockets = new Set<Socket>();
-    const track = (socket: Socket) => {
-      sockets.add(socket);
-      socket.once("close", () => sockets.delete(socket));
+    const track = (req: IncomingMessage) => {
+      if (!req.url?.includes(session.session_id)) return;
+      sockets.add(req.socket);
+      req.socket.once("close", () => sockets.delete(req.socket));
     };
-    gw.app.server.on("connection", track);
-    // The session start's kept-alive socket would be invisible to `track`: close it so the EventSource opens its own.
-    gw.app.server.closeIdleConnections();
+    gw.app.server.on("request", track);
     const bars: ClosedBar[] = [];
     let opens = 0;
     const es = new EventSource(streamUrl(gw.url, session.session_id, `&from_ts=${from}`));
     es.addEventListener("open", () => opens++);
     es.addEventListener("bar", (event) => bars.push(JSON.parse(event.data) as ClosedBar));
     const target = published + 30;
+    let cuts = 0;
     try {
-      for (let step = 0; published < target; step++) {
-        await publishUpTo(published + 1 + Math.floor(Math.random() * 3));
-        // Cut every open connection at random moments (and at least every fifth step): the client reconnects with
+      await waitFor(() => opens === 1, { what: "the EventSource to open" });
+      for (let step = 0; published < target || cuts < 3; step++) {
+        await publishUpTo(Math.min(history.length, published + 1 + Math.floor(Math.random() * 3)));
+        // Cut the open connection at random moments (and at least every fifth step): the client reconnects with
         // Last-Event-ID by itself.
-        if (Math.random() < 0.4 || step % 5 === 4) for (const socket of sockets) socket.destroy();
+        if ((Math.random() < 0.4 || step % 5 === 4) && sockets.size > 0) {
+          for (const socket of sockets) socket.destroy();
+          cuts++;
+        }
         await new Promise((resolve) => setTimeout(resolve, 30));
       }
       const last = history[published - 1]!.ts;
       await waitFor(() => bars.at(-1)?.ts === last, { what: "the last published bar", timeoutMs: 15_000 });
     } finally {
       es.close();
-      gw.app.server.off("connection", track);
+      gw.app.server.off("request", track);
     }
     expect(opens).toBeGreaterThan(1);
     const expected = history.filter((b) => b.ts > from && b.ts <= history[published - 1]!.ts);
