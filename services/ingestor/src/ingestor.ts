@@ -24,6 +24,8 @@ export interface IngestorTuning {
   fallbackAfterMs: number;
   reorderWaitMs: number;
   klineSettleMs: number;
+  /** Least wall time between forming-bar snapshots: above 250 ms so that, with delivery jitter, a subscriber
+   * never sees more than 4 in any second. */
   formingIntervalMs: number;
   /** Wall ms between two checks for quiet closes, polling and forming snapshots. */
   tickMs: number;
@@ -35,7 +37,7 @@ const DEFAULT_TUNING: IngestorTuning = {
   fallbackAfterMs: 3000,
   reorderWaitMs: 200,
   klineSettleMs: 2000,
-  formingIntervalMs: 250,
+  formingIntervalMs: 280,
   tickMs: 25,
 };
 
