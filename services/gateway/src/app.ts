@@ -19,6 +19,7 @@ import { createGatewayMetrics } from "./metrics.ts";
 import { bootstrapRoutes } from "./routes/bootstrap.ts";
 import { devTokenRoutes } from "./routes/dev-token.ts";
 import { opsRoutes } from "./routes/ops.ts";
+import { pageRoutes } from "./routes/page.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { streamRoutes } from "./routes/stream.ts";
 import { SessionRegistry } from "./sessions.ts";
@@ -140,6 +141,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   opsRoutes(app, ctx, nc);
   if (auth.localSecret) devTokenRoutes(app, ctx, auth.localSecret);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  await pageRoutes(app);
 
   app.addHook("preClose", async () => {
     stopWatching();

@@ -72,7 +72,8 @@ export function registerErrorHandling(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split("?")[0] ?? "/";
     const allowed = METHODS.filter((method) => app.hasRoute({ url: path, method }));
-    if (allowed.length > 0) {
+    // A handler's own callNotFound (a static file it will not serve) is a 404 even though its route exists.
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
       return reply
         .code(405)
         .header("allow", allowed.join(", "))

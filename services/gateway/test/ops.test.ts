@@ -57,6 +57,27 @@ describe("operations endpoints", () => {
   });
 });
 
+describe("chart page", () => {
+  it("serves the page, its module and the chart library from node_modules, and nothing else under /vendor/", async () => {
+    const page = await gw.app.inject({ url: "/" });
+    expect(page.statusCode).toBe(200);
+    expect(page.headers["content-type"]).toMatch(/^text\/html/);
+    expect(page.body).toContain('<script type="module" src="/app.js">');
+    const app = await gw.app.inject({ url: "/app.js" });
+    expect(app.headers["content-type"]).toMatch(/javascript/);
+    const library = app.body.match(/from "(\/vendor\/[^"]+)"/)![1]!;
+    const vendor = await gw.app.inject({ url: library });
+    expect(vendor.statusCode).toBe(200);
+    expect(vendor.headers["content-type"]).toMatch(/javascript/);
+    expect(vendor.body).toContain("createChart");
+    for (const url of ["/vendor/lightweight-charts.development.mjs", "/vendor/../package.json", "/nope.js"]) {
+      const refused = await gw.app.inject({ url });
+      expect(refused.statusCode, url).toBe(404);
+      expect(refused.json(), url).toHaveProperty("error.code");
+    }
+  });
+});
+
 describe("security defaults", () => {
   it("sends security headers and a request id", async () => {
     const response = await gw.app.inject({ url: "/healthz" });
