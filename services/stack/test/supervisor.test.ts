@@ -1,21 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { waitFor } from "@gapfill/kit/testing";
+import { freePort, waitFor } from "@gapfill/kit/testing";
 import { natsAnswers, NatsServerMissingError, REPO_ROOT, startLocalNatsServer, Supervisor } from "../src/index.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "gapfill-stack-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function node(name: string, script: string) {
   return { name, command: process.execPath, args: ["-e", script], env: { PATH: process.env.PATH }, cwd: tmp };

@@ -13,3 +13,4 @@ export * from "./tcp-proxy.ts";
 export * from "./stream-bars.ts";
 export * from "./log.ts";
 export * from "./nats-server.ts";
+export * from "./ports.ts";
