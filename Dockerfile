@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+# One image for every service; compose picks the service with the command
+# `node --import tsx services/<name>/src/main.ts`.
+
+# --- dependencies: production only, native addons built here with the toolchain kept out of the final image
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+# onnxruntime-node's postinstall would fetch CUDA binaries; the CPU build ships in the package.
+ENV ONNXRUNTIME_NODE_INSTALL=skip npm_config_onnxruntime_node_install=skip
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json .npmrc ./
+COPY contracts/package.json contracts/
+COPY services/kit/package.json services/kit/
+COPY services/binance-sim/package.json services/binance-sim/
+COPY services/ingestor/package.json services/ingestor/
+COPY services/recorder/package.json services/recorder/
+COPY services/gateway/package.json services/gateway/
+COPY services/stack/package.json services/stack/
+RUN npm ci --omit=dev --no-audit --no-fund
+
+# --- runtime: sources + production node_modules, non-root
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production LOG_FORMAT=json DATA_DIR=/app/.data
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=deps /app/package.json ./package.json
+COPY contracts ./contracts
+COPY services ./services
+COPY nats.conf tsconfig.base.json ./
+RUN mkdir -p /app/.data && chown -R node:node /app/.data
+USER node
+EXPOSE 8000
+CMD ["node", "--import", "tsx", "services/gateway/src/main.ts"]
