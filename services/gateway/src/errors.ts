@@ -73,7 +73,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     const path = request.url.split("?")[0] ?? "/";
     const allowed = METHODS.filter((method) => app.hasRoute({ url: path, method }));
     // A handler's own callNotFound (a static file it will not serve) is a 404 even though its route exists.
-    if (allowed.length > 0 && !allowed.includes(request.method)) {
+    if (allowed.length > 0 && !(allowed as readonly string[]).includes(request.method)) {
       return reply
         .code(405)
         .header("allow", allowed.join(", "))

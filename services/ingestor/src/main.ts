@@ -6,6 +6,7 @@ import {
   createMetricsRegistry,
   ensureJetStream,
   handleShutdown,
+  shutdownWhenRejected,
   jetStreamSettingsFrom,
   loadConfigOrExit,
   serveMetrics,
@@ -23,18 +24,9 @@ log.info(
   { symbols: config.BINANCE_SYMBOL, rest: config.BINANCE_REST_URL, ws: config.BINANCE_WS_URL, metricsPort: metrics.port },
   "ingestor started",
 );
-let failed = false;
-const shutdown = handleShutdown(
-  log,
-  [
-    { name: "ingestor", close: () => ingestor.stop() },
-    { name: "metrics", close: () => metrics.close() },
-    { name: "nats", close: () => nc.drain() },
-  ],
-  { exit: (code) => process.exit(failed ? 1 : code) },
-);
-ingestor.live.catch((error: unknown) => {
-  failed = true;
-  log.fatal({ err: error }, "ingestor failed");
-  void shutdown("failure");
-});
+const shutdown = handleShutdown(log, [
+  { name: "ingestor", close: () => ingestor.stop() },
+  { name: "metrics", close: () => metrics.close() },
+  { name: "nats", close: () => nc.drain() },
+]);
+shutdownWhenRejected(ingestor.live, "ingestor", log, shutdown);

@@ -2,18 +2,22 @@ import type { Logger } from "./log.ts";
 
 export type Closer = { name: string; close: () => Promise<unknown> | unknown };
 
+/** Starts the shutdown (once; later calls return the same promise). `failed` makes the exit status 1. */
+export type Shutdown = (reason: string, options?: { failed?: boolean }) => Promise<void>;
+
 /**
  * On SIGTERM/SIGINT, runs the closers in order (stop taking work, then drain NATS, then close stores), each
- * bounded so a stuck one cannot hold the process; exits 0 when all finished in time, 1 otherwise.
- * Returns the shutdown function so a service can also trigger it itself.
+ * bounded so a stuck one cannot hold the process; exits 0 when all finished in time, 1 otherwise (or when
+ * the shutdown was started because the service failed). Returns the shutdown function so a service can also
+ * trigger it itself.
  */
 export function handleShutdown(
   log: Logger,
   closers: readonly Closer[],
   { timeoutMs = 10_000, exit = (code: number): void => process.exit(code) }: { timeoutMs?: number; exit?: (code: number) => void } = {},
-): (reason: string) => Promise<void> {
+): Shutdown {
   let started: Promise<void> | null = null;
-  const shutdown = (reason: string): Promise<void> => {
+  const shutdown: Shutdown = (reason, { failed = false } = {}) => {
     started ??= (async () => {
       log.info({ reason }, "shutting down");
       const deadline = Date.now() + timeoutMs;
@@ -27,7 +31,7 @@ export function handleShutdown(
         }
       }
       log.info({ clean }, "stopped");
-      exit(clean ? 0 : 1);
+      exit(clean && !failed ? 0 : 1);
     })();
     return started;
   };
@@ -47,4 +51,12 @@ async function runWithin(closer: Closer, ms: number): Promise<"closed" | "timeou
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A service whose long-running task rejects is finished: log why and shut down with exit status 1. */
+export function shutdownWhenRejected(task: Promise<unknown>, what: string, log: Logger, shutdown: Shutdown): void {
+  task.catch((error: unknown) => {
+    log.fatal({ err: error }, `${what} failed`);
+    void shutdown("failure", { failed: true });
+  });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLogger, handleShutdown } from "../src/index.ts";
+import { createLogger, handleShutdown, shutdownWhenRejected } from "../src/index.ts";
 
 const log = createLogger({ service: "test", level: "silent" });
 
@@ -43,5 +43,14 @@ describe("graceful shutdown", () => {
     expect(await exited).toBe(1);
     expect(Date.now() - started).toBeLessThan(2000);
     expect(order).toEqual(["store"]);
+  });
+
+  it("exits 1 when the service's long-running task rejects, after closing everything", async () => {
+    const order: string[] = [];
+    const { exit, exited } = recordingExit();
+    const shutdown = handleShutdown(log, [{ name: "nats", close: () => void order.push("nats") }], { exit });
+    shutdownWhenRejected(Promise.reject(new Error("stream deleted")), "ingestor", log, shutdown);
+    expect(await exited).toBe(1);
+    expect(order).toEqual(["nats"]);
   });
 });

@@ -6,6 +6,7 @@ import {
   createMetricsRegistry,
   ensureJetStream,
   handleShutdown,
+  shutdownWhenRejected,
   jetStreamSettingsFrom,
   loadConfigOrExit,
   serveMetrics,
@@ -27,19 +28,10 @@ const registry = createMetricsRegistry("recorder");
 const recorder = await startRecorder({ config, nc, store, log, registry });
 const metrics = await serveMetrics(registry, config.RECORDER_METRICS_PORT);
 log.info({ store: store.kind, metricsPort: metrics.port }, "recorder started");
-let failed = false;
-const shutdown = handleShutdown(
-  log,
-  [
-    { name: "recorder", close: () => recorder.stop() },
-    { name: "metrics", close: () => metrics.close() },
-    { name: "nats", close: () => nc.drain() },
-    { name: "store", close: () => store.close() },
-  ],
-  { exit: (code) => process.exit(failed ? 1 : code) },
-);
-recorder.live.catch((error: unknown) => {
-  failed = true;
-  log.fatal({ err: error }, "recorder failed");
-  void shutdown("failure");
-});
+const shutdown = handleShutdown(log, [
+  { name: "recorder", close: () => recorder.stop() },
+  { name: "metrics", close: () => metrics.close() },
+  { name: "nats", close: () => nc.drain() },
+  { name: "store", close: () => store.close() },
+]);
+shutdownWhenRejected(recorder.live, "recorder", log, shutdown);
