@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { redactUrlCredentials } from "./redact.ts";
 
 export class ConfigError extends Error {
   override name = "ConfigError";
@@ -26,7 +27,7 @@ export function loadConfig<S extends z.ZodType>(schema: S, service: string, env:
   const problems = parsed.error.issues.map((issue) => {
     const variable = String(issue.path[0] ?? "(environment)");
     const got = present[variable];
-    const shown = got === undefined ? "unset" : JSON.stringify(isSecretName(variable) ? "***" : got);
+    const shown = got === undefined ? "unset" : JSON.stringify(isSecretName(variable) ? "***" : redactUrlCredentials(got));
     return { variable, message: `${issue.message} (got ${shown})` };
   });
   throw new ConfigError(problems, service);

@@ -5,3 +5,4 @@ export * from "./jetstream.ts";
 export * from "./shutdown.ts";
 export * from "./metrics.ts";
 export * from "./store/index.ts";
+export * from "./redact.ts";

@@ -1,5 +1,6 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import type { Logger } from "./log.ts";
+import { redactUrlCredentials } from "./redact.ts";
 
 export type { NatsConnection } from "@nats-io/transport-node";
 
@@ -35,7 +36,7 @@ export async function connectNats({ url, name, log, timeoutMs = 5000 }: ConnectN
     });
   } catch (error) {
     throw new NatsUnreachableError(
-      `NATS is not reachable at ${url} (${(error as Error).message}). Start a server with JetStream ` +
+      `NATS is not reachable at ${redactUrlCredentials(url)} (${(error as Error).message}). Start a server with JetStream ` +
         "(`nats-server -js`) or set NATS_URL.",
       { cause: error },
     );

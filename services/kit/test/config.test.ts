@@ -6,7 +6,7 @@ import {
   recorderConfigSchema,
   schedulerConfigSchema,
 } from "@gapfill/contracts";
-import { ConfigError, loadConfig } from "../src/index.ts";
+import { ConfigError, loadConfig, redactUrlCredentials } from "../src/index.ts";
 
 function problemsOf(run: () => unknown): { variable: string; message: string }[] {
   try {
@@ -109,5 +109,22 @@ describe("config loading", () => {
       expect(message).toMatch(/SUPABASE_JWT_SECRET: .*\(got "\*\*\*"\)/);
       expect(message).not.toContain("short");
     }
+  });
+
+  it("hides the credentials of a URL it quotes back", () => {
+    const problems = problemsOf(() =>
+      loadConfig(gatewayConfigSchema, "gateway", { DATABASE_URL: "postgresql+asyncpg://app:S3cretPw@db.example:5432/prod" }),
+    );
+    expect(problems[0]!.variable).toBe("DATABASE_URL");
+    expect(problems[0]!.message).toContain('(got "postgresql+asyncpg://***@db.example:5432/prod")');
+    expect(problems[0]!.message).not.toContain("S3cretPw");
+  });
+});
+
+describe("redactUrlCredentials", () => {
+  it("hides user-info in every URL of a text and leaves the rest alone", () => {
+    expect(redactUrlCredentials("nats://tok3n@a:4222,nats://u:p@b:4222")).toBe("nats://***@a:4222,nats://***@b:4222");
+    expect(redactUrlCredentials("postgres://postgres@127.0.0.1:5432/test")).toBe("postgres://***@127.0.0.1:5432/test");
+    expect(redactUrlCredentials("nats://127.0.0.1:4222 and user@example.com")).toBe("nats://127.0.0.1:4222 and user@example.com");
   });
 });

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { connect as tcpConnect } from "node:net";
+import { redactUrlCredentials } from "@gapfill/kit";
 
 /** host and port of the first server in a NATS_URL. */
 export function firstNatsServer(url: string): { host: string; port: number } {
@@ -48,7 +49,7 @@ export async function startLocalNatsServer(options: {
   const probe = spawnSync(options.bin, ["--version"], { encoding: "utf8" });
   if (probe.error) {
     throw new NatsServerMissingError(
-      `No NATS server answers at ${options.url} and \`${options.bin}\` could not be run (${probe.error.message}). ` +
+      `No NATS server answers at ${redactUrlCredentials(options.url)} and \`${options.bin}\` could not be run (${probe.error.message}). ` +
         "Install one (Debian/Ubuntu: `apt-get install nats-server`; others: https://docs.nats.io/running-a-nats-service/introduction/installation), " +
         "or point NATS_URL at a running server with JetStream.",
     );

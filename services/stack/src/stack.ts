@@ -1,6 +1,7 @@
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { StackConfig } from "@gapfill/contracts";
+import { redactUrlCredentials } from "@gapfill/kit";
 import { natsAnswers, startLocalNatsServer, type LocalNatsServer } from "./local-nats.ts";
 import { Supervisor } from "./supervisor.ts";
 
@@ -64,9 +65,9 @@ export async function runStack(options: StackOptions): Promise<RunningStack> {
 
   let localNats: LocalNatsServer | null = null;
   if (await natsAnswers(config.NATS_URL)) {
-    say(`using the NATS server at ${config.NATS_URL}`);
+    say(`using the NATS server at ${redactUrlCredentials(config.NATS_URL)}`);
   } else {
-    say(`no NATS server answers at ${config.NATS_URL}; starting ${config.NATS_SERVER_BIN} with nats.conf`);
+    say(`no NATS server answers at ${redactUrlCredentials(config.NATS_URL)}; starting ${config.NATS_SERVER_BIN} with nats.conf`);
     localNats = await startLocalNatsServer({
       bin: config.NATS_SERVER_BIN,
       url: config.NATS_URL,
