@@ -11,18 +11,27 @@ const { values } = parseArgs({ options: { demo: { type: "boolean", default: fals
 const config = loadConfigOrExit(stackConfigSchema, "stack");
 const color = Boolean(process.stdout.isTTY);
 
+// Installed before anything starts: a Ctrl-C during start-up stops what was started so far.
+const starting = new AbortController();
+let stopStack: (() => Promise<void>) | null = null;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => (stopStack ? void stopStack().then(() => process.exit(0)) : starting.abort()));
+}
+
 const stack = await runStack({
   mode: values.demo ? "demo" : "live",
   config,
   color,
+  signal: starting.signal,
   onFatal: () => process.exit(1),
 }).catch((error: Error) => {
-  process.stderr.write(`${error.message}\n`);
-  process.exit(1);
+  process.stderr.write(`${starting.signal.aborted ? "stopped during start-up" : error.message}\n`);
+  process.exit(starting.signal.aborted ? 0 : 1);
 });
-
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => void stack.stop().then(() => process.exit(0)));
+stopStack = stack.stop;
+if (starting.signal.aborted) {
+  await stack.stop();
+  process.exit(0);
 }
 
 try {

@@ -21,6 +21,8 @@ export interface StackOptions {
   color?: boolean;
   /** Called when the stack cannot go on (a service refused its configuration). */
   onFatal?: (reason: string) => void;
+  /** Aborting it during start-up stops what was started so far and rejects. */
+  signal?: AbortSignal;
 }
 
 export interface RunningStack {
@@ -43,9 +45,10 @@ async function httpOk(url: string): Promise<boolean> {
   }
 }
 
-async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe())) {
+    signal?.throwIfAborted();
     if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -64,44 +67,6 @@ export async function runStack(options: StackOptions): Promise<RunningStack> {
   const say = (text: string) => supervisor.line("stack", text);
 
   let localNats: LocalNatsServer | null = null;
-  if (await natsAnswers(config.NATS_URL)) {
-    say(`using the NATS server at ${redactUrlCredentials(config.NATS_URL)}`);
-  } else {
-    say(`no NATS server answers at ${redactUrlCredentials(config.NATS_URL)}; starting ${config.NATS_SERVER_BIN} with nats.conf`);
-    localNats = await startLocalNatsServer({
-      bin: config.NATS_SERVER_BIN,
-      url: config.NATS_URL,
-      confPath: join(REPO_ROOT, "nats.conf"),
-      storeDir: resolve(REPO_ROOT, config.DATA_DIR, "nats"),
-      onOutput: (line) => supervisor.line("nats", line),
-    });
-  }
-
-  const baseEnv: Record<string, string | undefined> = {
-    ...(options.env ?? process.env),
-    NATS_URL: config.NATS_URL,
-    DATA_DIR: resolve(REPO_ROOT, config.DATA_DIR),
-    PORT: String(config.PORT),
-    LOG_LEVEL: config.LOG_LEVEL,
-    LOG_FORMAT: (options.env ?? process.env).LOG_FORMAT ?? (options.color ? "pretty" : "json"),
-  };
-  const nodeArgs = (service: string) => ["--import", "tsx", join(REPO_ROOT, "services", service, "src", "main.ts")];
-
-  if (mode === "demo") {
-    const simUrl = `http://127.0.0.1:${config.SIM_PORT}`;
-    say(`DEMO MODE: prices are SIMULATED by the Binance simulator at ${simUrl}, not real Binance data`);
-    supervisor.start({ name: "sim", command: process.execPath, args: nodeArgs("binance-sim"), cwd: REPO_ROOT, env: { ...baseEnv, SIM_PORT: String(config.SIM_PORT) } });
-    await waitUntil(() => httpOk(`${simUrl}/api/v3/ping`), 60_000, "the Binance simulator");
-    baseEnv.BINANCE_REST_URL = simUrl;
-    baseEnv.BINANCE_WS_URL = `ws://127.0.0.1:${config.SIM_PORT}`;
-  } else {
-    say("live mode: the ingestor reads real Binance market data");
-  }
-  for (const service of SERVICES) {
-    supervisor.start({ name: service, command: process.execPath, args: nodeArgs(service), cwd: REPO_ROOT, env: baseEnv });
-  }
-
-  const gatewayUrl = `http://127.0.0.1:${config.PORT}`;
   let stopped: Promise<void> | null = null;
   const stop = () =>
     (stopped ??= (async () => {
@@ -117,6 +82,52 @@ export async function runStack(options: StackOptions): Promise<RunningStack> {
     say(`cannot continue: ${reason}`);
     void stop().then(() => options.onFatal?.(reason));
   };
+
+  try {
+    if (await natsAnswers(config.NATS_URL)) {
+      say(`using the NATS server at ${redactUrlCredentials(config.NATS_URL)}`);
+    } else {
+      say(`no NATS server answers at ${redactUrlCredentials(config.NATS_URL)}; starting ${config.NATS_SERVER_BIN} with nats.conf`);
+      localNats = await startLocalNatsServer({
+        bin: config.NATS_SERVER_BIN,
+        url: config.NATS_URL,
+        confPath: join(REPO_ROOT, "nats.conf"),
+        storeDir: resolve(REPO_ROOT, config.DATA_DIR, "nats"),
+        onOutput: (line) => supervisor.line("nats", line),
+      });
+    }
+    options.signal?.throwIfAborted();
+
+    const baseEnv: Record<string, string | undefined> = {
+      ...(options.env ?? process.env),
+      NATS_URL: config.NATS_URL,
+      DATA_DIR: resolve(REPO_ROOT, config.DATA_DIR),
+      PORT: String(config.PORT),
+      LOG_LEVEL: config.LOG_LEVEL,
+      LOG_FORMAT: (options.env ?? process.env).LOG_FORMAT ?? (options.color ? "pretty" : "json"),
+    };
+    const nodeArgs = (service: string) => ["--import", "tsx", join(REPO_ROOT, "services", service, "src", "main.ts")];
+
+    if (mode === "demo") {
+      const simUrl = `http://127.0.0.1:${config.SIM_PORT}`;
+      say(`DEMO MODE: prices are SIMULATED by the Binance simulator at ${simUrl}, not real Binance data`);
+      supervisor.start({ name: "sim", command: process.execPath, args: nodeArgs("binance-sim"), cwd: REPO_ROOT, env: { ...baseEnv, SIM_PORT: String(config.SIM_PORT) } });
+      await waitUntil(() => httpOk(`${simUrl}/api/v3/ping`), 60_000, "the Binance simulator", options.signal);
+      baseEnv.BINANCE_REST_URL = simUrl;
+      baseEnv.BINANCE_WS_URL = `ws://127.0.0.1:${config.SIM_PORT}`;
+    } else {
+      say("live mode: the ingestor reads real Binance market data");
+    }
+    for (const service of SERVICES) {
+      supervisor.start({ name: service, command: process.execPath, args: nodeArgs(service), cwd: REPO_ROOT, env: baseEnv });
+    }
+  } catch (error) {
+    // Nothing started so far may outlive a failed start (a detached nats-server would keep its port).
+    await stop();
+    throw error;
+  }
+
+  const gatewayUrl = `http://127.0.0.1:${config.PORT}`;
   return {
     gatewayUrl,
     natsUrl: config.NATS_URL,

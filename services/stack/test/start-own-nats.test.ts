@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { stackConfigSchema } from "@gapfill/contracts";
 import { loadConfig } from "@gapfill/kit";
-import { freePort } from "@gapfill/kit/testing";
+import { freePort, waitFor } from "@gapfill/kit/testing";
 import { natsAnswers, runStack, type RunningStack } from "../src/index.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "gapfill-start-"));
@@ -54,3 +54,27 @@ it("starts its own nats-server when none answers at NATS_URL, and the stack beco
   expect(await natsAnswers(natsUrl)).toBe(false);
   stack = undefined;
 }, 150_000);
+
+it("a start-up stopped right after it started nats-server stops that server too (no orphan keeps the port)", async () => {
+  const natsUrl = `nats://127.0.0.1:${await freePort()}`;
+  const config = loadConfig(stackConfigSchema, "stack", { NATS_URL: natsUrl, DATA_DIR: dataDir, PORT: String(await freePort()) });
+  const starting = new AbortController();
+  const lines: string[] = [];
+  const run = runStack({
+    mode: "demo",
+    config,
+    signal: starting.signal,
+    write: (text) => {
+      lines.push(text);
+      // Abort as soon as the nats-server it started answers, before the simulator is up.
+      if (text.includes("starting nats-server")) void natsAnswersSoon(natsUrl).then(() => starting.abort());
+    },
+  });
+  await expect(run).rejects.toThrow(/abort/i);
+  expect(lines.join("")).toMatch(/stopping nats-server/);
+  expect(await natsAnswers(natsUrl)).toBe(false);
+}, 60_000);
+
+async function natsAnswersSoon(url: string): Promise<void> {
+  await waitFor(() => natsAnswers(url, 200), { timeoutMs: 15_000, what: "the started nats-server" });
+}
