@@ -215,11 +215,19 @@ export async function startRecorder(deps: RecorderDeps): Promise<RunningRecorder
     }
     return lags;
   }
+  // One check at a time: during an outage a check can take longer than the interval, and must not pile up.
+  let lagCheckRunning = false;
   const lagTimer = setInterval(() => {
-    checkLag().catch((error: unknown) => {
-      metrics.storeUp.set(0);
-      log.debug({ err: error }, "lag check failed");
-    });
+    if (lagCheckRunning) return;
+    lagCheckRunning = true;
+    checkLag()
+      .catch((error: unknown) => {
+        metrics.storeUp.set(0);
+        log.debug({ err: error }, "lag check failed");
+      })
+      .finally(() => {
+        lagCheckRunning = false;
+      });
   }, tuning.lagIntervalMs);
 
   const live = Promise.all([reading, writing]).then(() => {

@@ -106,6 +106,24 @@ describe("recorder", () => {
     expect(await metricValue(registry, "recorder_bars_recorded_total")).toBe(2500);
   });
 
+  it("runs one lag check at a time: a store that stops answering does not pile up checks", async () => {
+    const { ns, store } = await setup();
+    let calls = 0;
+    const hanging: BarStore = {
+      ...countingUpserts(store, []),
+      lastBarTs: () => {
+        calls += 1;
+        return new Promise<number | null>(() => {});
+      },
+    };
+    await publishBars(nc, ns, testBars("BTCUSDT", TEST_SERIES_START, 3));
+    await run(ns, hanging, {}, quiet, { lagIntervalMs: 20 });
+    await waitFor(() => calls >= 1, { what: "the first lag check" });
+    const deadline = Date.now() + 500;
+    await waitFor(() => Date.now() > deadline, { what: "25 more lag intervals", timeoutMs: 2000 });
+    expect(calls).toBe(1);
+  });
+
   it("gathers bars arriving close together into one upsert, bounded by RECORDER_BATCH_MS", async () => {
     const { ns, store, check } = await setup();
     const upserts: number[] = [];

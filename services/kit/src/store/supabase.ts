@@ -29,6 +29,9 @@ export class SupabaseRequestError extends Error {
   }
 }
 
+/** Longest a single Data API request may take. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
 const toRow = (bar: ClosedBar): PriceRow => ({ ...bar, ts: new Date(bar.ts).toISOString() });
 const fromRow = (row: PriceRow): ClosedBar => ({ ...row, ts: Date.parse(row.ts) });
 
@@ -39,6 +42,8 @@ const fromRow = (row: PriceRow): ClosedBar => ({ ...row, ts: Date.parse(row.ts) 
 export async function openSupabaseStore(options: SupabaseStoreOptions): Promise<BarStore> {
   const client = createClient(options.url, options.key, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
+    // A black-holed Data API must fail a request, not hold it (and the recorder's batch) forever.
+    global: { fetch: (input, init) => fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) }) },
     // Never used (no realtime subscriptions), but Node 20 has no WebSocket global for the client to find.
     realtime: { transport: WebSocket as never },
   });
