@@ -3,7 +3,18 @@ import { pino } from "pino";
 import type { Sql } from "postgres";
 import { createLogger } from "../src/log.ts";
 import { openPostgresStore, openStore, storeKindOf } from "../src/store/index.ts";
-import { connectTestPostgres, dropTestSchema, startTcpProxy, TEST_DATABASE_URL, TEST_SERIES_START, testBars, uniqueNamespace, waitFor } from "../src/testing/index.ts";
+import {
+  connectTestPostgres,
+  dropTestSchema,
+  startTcpProxy,
+  TEST_DATABASE_URL,
+  TEST_SERIES_START,
+  testBars,
+  testDatabaseAddress,
+  testDatabaseUrlVia,
+  uniqueNamespace,
+  waitFor,
+} from "../src/testing/index.ts";
 import { describeStoreContract } from "./store.contract.ts";
 
 const log = createLogger({ service: "store-test", level: "silent" });
@@ -77,7 +88,7 @@ describe("postgres store", () => {
 
   it("fails to open with a clear error when the server is unreachable", async () => {
     await expect(
-      openPostgresStore({ url: "postgres://postgres@127.0.0.1:1/test", prepare: true, schema: freshSchema(), log }),
+      openPostgresStore({ url: testDatabaseUrlVia(1), prepare: true, schema: freshSchema(), log }),
     ).rejects.toThrow(/ECONNREFUSED|connect/);
   });
 });
@@ -116,9 +127,9 @@ describe("openStore", () => {
 
 describe("postgres store under connection faults", () => {
   async function behindProxy(queryTimeoutMs = 30_000) {
-    const proxy = await startTcpProxy({ host: "127.0.0.1", port: 5432 });
+    const proxy = await startTcpProxy(testDatabaseAddress());
     const store = await openPostgresStore({
-      url: `postgres://postgres@127.0.0.1:${proxy.port}/test`,
+      url: testDatabaseUrlVia(proxy.port),
       prepare: true,
       schema: freshSchema(),
       log,

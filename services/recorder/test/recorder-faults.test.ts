@@ -20,6 +20,8 @@ import {
   readStreamBars,
   startTcpProxy,
   TEST_DATABASE_URL,
+  testDatabaseAddress,
+  testDatabaseUrlVia,
   TEST_NATS_URL,
   TEST_SERIES_START,
   testBars,
@@ -68,7 +70,7 @@ const processes: RecorderProcess[] = [];
 beforeAll(async () => {
   nc = await connectTestNats();
   admin = connectTestPostgres();
-  proxy = await startTcpProxy({ host: "127.0.0.1", port: 5432 });
+  proxy = await startTcpProxy(testDatabaseAddress());
   await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 24, sessionTtlSeconds: 600 });
 });
 
@@ -87,7 +89,7 @@ describe("recorder process under faults", () => {
     const env = {
       NATS_URL: TEST_NATS_URL,
       NATS_NAMESPACE: ns,
-      DATABASE_URL: `postgres://postgres@127.0.0.1:${proxy.port}/test`,
+      DATABASE_URL: testDatabaseUrlVia(proxy.port),
       DATABASE_SCHEMA: ns,
       BINANCE_SYMBOL: SYMBOLS.join(","),
       RECORDER_BATCH_SIZE: "500",

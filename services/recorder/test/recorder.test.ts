@@ -13,6 +13,8 @@ import {
   readStreamBars,
   startTcpProxy,
   TEST_DATABASE_URL,
+  testDatabaseAddress,
+  testDatabaseUrlVia,
   TEST_SERIES_START,
   testBars,
   uniqueNamespace,
@@ -178,9 +180,9 @@ describe("recorder", () => {
   });
 
   it("rides out a database outage: retries with backoff, keeps its bars claimed past the ack wait, then completes the table", async () => {
-    const proxy: TcpProxy = await startTcpProxy({ host: "127.0.0.1", port: 5432 });
+    const proxy: TcpProxy = await startTcpProxy(testDatabaseAddress());
     cleanups.push(() => proxy.close());
-    const { ns, store, check } = await setup({ url: `postgres://postgres@127.0.0.1:${proxy.port}/test` });
+    const { ns, store, check } = await setup({ url: testDatabaseUrlVia(proxy.port) });
     const { log, lines } = capturingLogger();
     const { registry } = await run(ns, store, { RECORDER_ACK_WAIT_MS: 1000, RECORDER_BATCH_SIZE: 200 }, log, { retry: { initialMs: 100, maxMs: 400 } });
     await publishBars(nc, ns, testBars("BTCUSDT", TEST_SERIES_START, 300));
