@@ -14,6 +14,9 @@ let forming = null;
 let session = null;
 let stream = null;
 let opens = 0;
+/** Consecutive refused streams or failed session starts; reset by a stream that opens. */
+let failures = 0;
+const retryDelayMs = () => Math.min(30_000, 2000 * 2 ** Math.max(0, failures - 1));
 let serverClockOffsetMs = 0;
 const status = { state: "starting", live: false, gapBars: 0, reconnects: 0, lastTs: null, sessionId: null, symbol: null };
 
@@ -182,6 +185,7 @@ function openStream(delayMs = 0) {
     if (status.lastTs !== null) url.searchParams.set("from_ts", String(status.lastTs));
     stream = new EventSource(url);
     stream.addEventListener("open", () => {
+      failures = 0;
       opens += 1;
       if (opens > 1) status.reconnects += 1;
       status.state = status.live ? "live" : "catching up";
@@ -206,9 +210,12 @@ function openStream(delayMs = 0) {
     });
     stream.addEventListener("error", () => {
       if (stream.readyState === EventSource.CLOSED) {
-        // The gateway refused the reconnect (for example the session is gone): start over after a pause.
+        // The gateway refused the stream (the session is gone, or from_ts is no longer kept): start over, with a
+        // growing pause, and from scratch (history included) when a fresh session did not help either.
+        failures += 1;
         status.state = "reconnecting";
-        void restartSession(2000);
+        say(`the gateway refused the stream; retrying in ${Math.round(retryDelayMs() / 1000)} s`);
+        void restartSession(retryDelayMs(), { fromScratch: failures > 1 });
       } else {
         status.state = "reconnecting";
         say("connection lost; reconnecting");
@@ -218,16 +225,22 @@ function openStream(delayMs = 0) {
   }, delayMs);
 }
 
-async function restartSession(delayMs = 0) {
+async function restartSession(delayMs = 0, { fromScratch = false } = {}) {
   await new Promise((resolve) => setTimeout(resolve, delayMs));
   try {
     await startSession();
+    if (fromScratch) {
+      closed.clear();
+      forming = null;
+      Object.assign(status, { lastTs: null, live: false, gapBars: 0 });
+    }
     if (closed.size === 0) await loadBootstrap();
     openStream();
   } catch (error) {
+    failures += 1;
     status.state = "reconnecting";
-    say(`${error.message}; retrying`);
-    void restartSession(Math.min(30_000, Math.max(2000, delayMs * 2)));
+    say(`${error.message}; retrying in ${Math.round(retryDelayMs() / 1000)} s`);
+    void restartSession(retryDelayMs(), { fromScratch });
   }
 }
 
@@ -236,9 +249,10 @@ try {
   await loadBootstrap();
   openStream();
 } catch (error) {
+  failures += 1;
   status.state = "error";
-  say(error.message);
-  void restartSession(2000);
+  say(`${error.message}; retrying in ${Math.round(retryDelayMs() / 1000)} s`);
+  void restartSession(retryDelayMs());
 } finally {
   render();
 }

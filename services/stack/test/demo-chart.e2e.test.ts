@@ -26,6 +26,7 @@ let browser: Browser;
 let page: Page;
 
 interface PageStatus {
+  sessionId: string | null;
   live: boolean;
   reconnects: number;
   lastTs: number | null;
@@ -129,4 +130,18 @@ it("shows candles that are contiguous, match the simulator, and keep going acros
   expect(after.length).toBeGreaterThan(before.length);
   await expectContiguousGroundTruth(after);
   await page.screenshot({ path: join(ARTIFACTS, "chart-after-gateway-restart.png") });
-}, 240_000);
+
+  // Its owner stops the session: the stream ends with `stopped`, the page starts a new session and carries on.
+  const { sessionId } = await pageStatus();
+  const token = ((await (await fetch(`${stack.gatewayUrl}/dev/token`, { method: "POST" })).json()) as { access_token: string }).access_token;
+  const stop = await fetch(`${stack.gatewayUrl}/session/stop`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ session_id: sessionId }),
+  });
+  expect(stop.status).toBe(200);
+  await waitFor(async () => (await pageStatus()).sessionId !== sessionId, { timeoutMs: 20_000, what: "a new session" });
+  const stoppedAt = (await pageStatus()).lastTs!;
+  await waitFor(async () => ((await pageStatus()).lastTs ?? 0) > stoppedAt, { timeoutMs: 40_000, what: "a bar on the new session" });
+  await expectContiguousGroundTruth(await closedBars());
+}, 300_000);
