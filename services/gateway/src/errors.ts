@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { ErrorBody } from "@gapfill/contracts";
+import { StoreInputError } from "@gapfill/kit";
 
 /** An error a handler throws on purpose: its status, stable code and message reach the client as they are. */
 export class ApiError extends Error {
@@ -45,6 +46,8 @@ function describeValidation(error: FastifyError): string {
 /** Maps any error to `{error: {code, message}}`: client mistakes keep their 4xx, anything else is a logged 500. */
 export function toErrorResponse(error: FastifyError | ApiError | Error): { status: number; body: ErrorBody } {
   if (error instanceof ApiError) return { status: error.statusCode, body: errorBody(error.code, error.message) };
+  // The store refused a query before any I/O: the request asked for something no page can hold.
+  if (error instanceof StoreInputError) return { status: 400, body: errorBody("invalid_request", error.message) };
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
     return { status: 400, body: errorBody("invalid_request", describeValidation(fastifyError)) };
