@@ -59,19 +59,19 @@ export class TradeSequencer {
 
   /** Trades that continue the sequence, in id order. */
   drain(): readonly Trade[] {
+    if (this.next === null && this.held.size === 0) return NOTHING;
+    return this.drainInto([]);
+  }
+
+  /** Appends the trades that continue the sequence to `out` one by one (a spread of 100k+ would overflow the stack). */
+  private drainInto(out: Trade[]): Trade[] {
     const first = this.next;
     if (first !== null) {
       this.next = null;
       this.lastId = first.id;
-      if (this.held.size === 0) return [first];
-      return [first, ...this.drainHeld()];
+      out.push(first);
     }
-    return this.held.size === 0 ? NOTHING : this.drainHeld();
-  }
-
-  private drainHeld(): Trade[] {
-    const out: Trade[] = [];
-    if (this.lastId === null) return out;
+    if (this.lastId === null || this.held.size === 0) return out;
     for (let next = this.held.get(this.lastId + 1); next; next = this.held.get(this.lastId + 1)) {
       this.held.delete(next.id);
       this.lastId = next.id;
@@ -85,7 +85,7 @@ export class TradeSequencer {
    * that it did not contain do not exist. Steps over them and returns every trade that now continues the sequence.
    */
   settleThrough(lastId: number): Trade[] {
-    const out = [...this.drain()];
+    const out = this.drainInto([]);
     if (this.lastId === null) return out;
     while (this.lastId < lastId) {
       const nextHeld = this.lowestHeldId();
@@ -94,7 +94,7 @@ export class TradeSequencer {
       } else {
         this.lastId = nextHeld - 1;
       }
-      out.push(...this.drain());
+      this.drainInto(out);
     }
     return out;
   }

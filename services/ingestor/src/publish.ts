@@ -71,7 +71,7 @@ export class BarPublisher {
 
   enqueue(bars: readonly ClosedBar[]): void {
     if (bars.length === 0 || this.stopped) return;
-    this.queue.push(...bars);
+    for (const bar of bars) this.queue.push(bar);
     this.pumping ??= this.pump().finally(() => {
       this.pumping = null;
     });

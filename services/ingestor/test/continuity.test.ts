@@ -69,6 +69,22 @@ describe("TradeSequencer", () => {
     expect(sequencer.hole()).toEqual({ fromId: 16, toId: 19 });
   });
 
+  it("settles a hole with 190,000 trades held behind it, passing every one on", () => {
+    const sequencer = new TradeSequencer();
+    sequencer.anchorAt(1);
+    const held = 190_000;
+    for (let id = 3; id < 3 + held; id++) sequencer.offer(t(id));
+    expect(sequencer.hole()).toEqual({ fromId: 1, toId: 2 });
+    // A REST page from id 1 listed id 2 only: id 1 does not exist, and everything held follows id 2.
+    sequencer.offer(t(2));
+    const passed = sequencer.settleThrough(2);
+    expect(passed).toHaveLength(held + 1);
+    expect(passed[0]!.id).toBe(2);
+    expect(passed.at(-1)!.id).toBe(2 + held);
+    expect(sequencer.lastPassedId).toBe(2 + held);
+    expect(sequencer.heldCount).toBe(0);
+  });
+
   it("leaves trades past its capacity to the repair", () => {
     const sequencer = new TradeSequencer(2);
     sequencer.anchorAt(1);
