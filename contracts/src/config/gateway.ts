@@ -1,29 +1,52 @@
 import { z } from "zod";
 import { commonEnv, jetstreamEnv } from "./common.ts";
-import { envInt, envList, envNumber, envUrl, portSchema } from "./env.ts";
+import { envBool, envInt, envList, envNumber, envUrl, portSchema } from "./env.ts";
 import { storeEnv } from "./store.ts";
 
-export const gatewayConfigSchema = z.object({
-  ...commonEnv,
-  ...jetstreamEnv,
-  ...storeEnv,
-  PORT: portSchema(8000),
-  HOST: z.string().trim().min(1).default("0.0.0.0"),
-  /** Base of the absolute URLs handed to clients; the request's host when unset. */
-  PUBLIC_BASE_URL: envUrl(["http", "https"]).optional(),
-  /** Origins allowed to call the API from a browser; `*` for any. Unset: same-origin only. */
-  CORS_ORIGINS: envList(z.string().regex(/^(\*|https?:\/\/[^\s,/]+)$/, "expected origins like https://app.example.com or *")).default([]),
-  SUPABASE_JWT_SECRET: z.string().min(16, "expected the project's JWT secret (at least 16 characters)").optional(),
-  SUPABASE_JWKS_URL: envUrl(["http", "https"]).optional(),
-  SUPABASE_ALLOW_SUB: envList(z.string().min(1)).optional(),
-  BOOTSTRAP_PAGE_LIMIT: envInt(5000, 1, 100_000),
-  GAP_STREAM_MAX_MINUTES: envNumber(15, 0.01, 24 * 60),
-  /** Local mode (no SUPABASE_URL): the HS256 secret; generated into DATA_DIR on first use when unset. */
-  LOCAL_JWT_SECRET: z.string().min(32, "expected at least 32 characters").optional(),
-  /** Rate limits per user (`sub`), or per client IP before a user is known. */
-  SESSION_START_PER_MINUTE: envInt(30, 1, 1_000_000),
-  BOOTSTRAP_PER_MINUTE: envInt(300, 1, 1_000_000),
-  /** Closed bars each gateway keeps in memory per symbol; replays older than this read JetStream directly. */
-  GAP_WINDOW_BARS: envInt(5760, 10, 1_000_000),
-});
+export const gatewayConfigSchema = z
+  .object({
+    ...commonEnv,
+    ...jetstreamEnv,
+    ...storeEnv,
+    PORT: portSchema(8000),
+    HOST: z.string().trim().min(1).default("0.0.0.0"),
+    /** Base of the absolute URLs handed to clients; the request's host when unset. */
+    PUBLIC_BASE_URL: envUrl(["http", "https"]).optional(),
+    /** Origins allowed to call the API from a browser; `*` for any. Unset: same-origin only. */
+    CORS_ORIGINS: envList(z.string().regex(/^(\*|https?:\/\/[^\s,/]+)$/, "expected origins like https://app.example.com or *")).default([]),
+    SUPABASE_JWT_SECRET: z.string().min(16, "expected the project's JWT secret (at least 16 characters)").optional(),
+    SUPABASE_JWKS_URL: envUrl(["http", "https"]).optional(),
+    SUPABASE_ALLOW_SUB: envList(z.string().min(1)).optional(),
+    BOOTSTRAP_PAGE_LIMIT: envInt(5000, 1, 100_000),
+    GAP_STREAM_MAX_MINUTES: envNumber(15, 0.01, 24 * 60),
+    /** Local mode (no SUPABASE_URL): the HS256 secret; generated into DATA_DIR on first use when unset. */
+    LOCAL_JWT_SECRET: z.string().min(32, "expected at least 32 characters").optional(),
+    /**
+     * Local mode without SUPABASE_URL: accept tokens signed with the local secret and serve POST /dev/token. Unset:
+     * on, except when NODE_ENV is production, where it must be asked for (see localAuthEnabled).
+     */
+    LOCAL_AUTH: envBool(true).unwrap().optional(),
+    /** Only `production` matters here: it turns the LOCAL_AUTH default off. */
+    NODE_ENV: z.string().trim().optional(),
+    /** Rate limits per user (`sub`), or per client IP before a user is known. */
+    SESSION_START_PER_MINUTE: envInt(30, 1, 1_000_000),
+    BOOTSTRAP_PER_MINUTE: envInt(300, 1, 1_000_000),
+    /** Closed bars each gateway keeps in memory per symbol; replays older than this read JetStream directly. */
+    GAP_WINDOW_BARS: envInt(5760, 10, 1_000_000),
+  })
+  .superRefine((config, ctx) => {
+    if (config.SUPABASE_URL || localAuthEnabled(config)) return;
+    ctx.addIssue({
+      code: "custom",
+      path: ["LOCAL_AUTH"],
+      message:
+        "no way to verify tokens: set SUPABASE_URL for Supabase auth, or LOCAL_AUTH=true for local mode " +
+        "(locally signed tokens and POST /dev/token; off by default when NODE_ENV=production)",
+    });
+  });
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+
+/** Whether local mode may run: LOCAL_AUTH when set, else on everywhere but NODE_ENV=production. */
+export function localAuthEnabled(config: { LOCAL_AUTH?: boolean | undefined; NODE_ENV?: string | undefined }): boolean {
+  return config.LOCAL_AUTH ?? config.NODE_ENV !== "production";
+}

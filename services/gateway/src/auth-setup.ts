@@ -1,4 +1,4 @@
-import type { GatewayConfig } from "@gapfill/contracts";
+import { localAuthEnabled, type GatewayConfig } from "@gapfill/contracts";
 import type { Logger } from "@gapfill/kit";
 import { createTokenVerifier, LOCAL_ISSUER, type TokenVerifier } from "./auth.ts";
 import { loadLocalSecret } from "./local-mode.ts";
@@ -16,7 +16,10 @@ export interface AuthSetupOptions {
   jwksCooldownMs?: number;
 }
 
-/** Supabase mode when SUPABASE_URL is set (JWKS and/or the legacy HS256 secret), local mode otherwise. */
+/**
+ * Supabase mode when SUPABASE_URL is set (JWKS and/or the legacy HS256 secret), else local mode, which the config
+ * allows only when LOCAL_AUTH is on (its default outside NODE_ENV=production).
+ */
 export async function authFromConfig(config: GatewayConfig, { now, log, jwksCooldownMs }: AuthSetupOptions): Promise<GatewayAuth> {
   const allowSubs = config.SUPABASE_ALLOW_SUB;
   if (config.SUPABASE_URL) {
@@ -35,10 +38,12 @@ export async function authFromConfig(config: GatewayConfig, { now, log, jwksCool
       }),
     };
   }
+  // The schema refuses this combination; a hand-built config must not slip into local mode either.
+  if (!localAuthEnabled(config)) throw new Error("SUPABASE_URL is unset and LOCAL_AUTH is off: no way to verify tokens");
   const { secret, origin } = await loadLocalSecret(config);
   log.warn(
     { secret: origin === "LOCAL_JWT_SECRET" ? origin : `file ${origin}` },
-    "auth: LOCAL MODE (SUPABASE_URL is unset): accepting HS256 tokens signed with a local secret; " +
+    "auth: LOCAL MODE (SUPABASE_URL is unset, LOCAL_AUTH on): accepting HS256 tokens signed with a local secret; " +
       "get one with `npm run token -- --sub <id>` or POST /dev/token",
   );
   return {
