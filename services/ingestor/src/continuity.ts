@@ -21,6 +21,8 @@ const NOTHING: readonly Trade[] = Object.freeze([]);
 export class TradeSequencer {
   private lastId: number | null = null;
   private held = new Map<number, Trade>();
+  /** Ids of held trades, lowest first; ids no longer held are dropped when they reach the top. */
+  private heldIds = new MinIdHeap();
   /** The common case kept off the map: the very next id, arriving with nothing held. */
   private next: Trade | null = null;
 
@@ -41,6 +43,7 @@ export class TradeSequencer {
     this.lastId = firstId - 1;
     if (this.next && this.next.id < firstId) this.next = null;
     for (const id of this.held.keys()) if (id < firstId) this.held.delete(id);
+    this.heldIds = new MinIdHeap(this.held.keys());
   }
 
   offer(trade: Trade): OfferResult {
@@ -54,6 +57,7 @@ export class TradeSequencer {
     // Dropping is safe: a dropped trade lies past a hole, and the repair pages through it by id.
     if (this.held.size >= this.maxHeld) return "overflow";
     this.held.set(trade.id, trade);
+    this.heldIds.push(trade.id);
     return "new";
   }
 
@@ -101,14 +105,61 @@ export class TradeSequencer {
 
   /** The ids missing before the earliest held trade, or null when nothing is held behind a hole. */
   hole(): IdHole | null {
-    if (this.lastId === null) return null;
+    // A pending `next` is the very next id: nothing is missing before it.
+    if (this.lastId === null || this.next !== null) return null;
     const lowest = this.lowestHeldId();
     return lowest === null || lowest === this.lastId + 1 ? null : { fromId: this.lastId + 1, toId: lowest - 1 };
   }
 
+  /** Kept incrementally: this runs after every WebSocket trade while a hole is open. */
   private lowestHeldId(): number | null {
-    let lowest: number | null = null;
-    for (const id of this.held.keys()) if (lowest === null || id < lowest) lowest = id;
-    return lowest;
+    const heap = this.heldIds;
+    for (let id = heap.peek(); id !== undefined; id = heap.peek()) {
+      if (this.held.has(id)) return id;
+      heap.pop();
+    }
+    return null;
+  }
+}
+
+/** A binary min-heap of ids. */
+class MinIdHeap {
+  private readonly ids: number[] = [];
+
+  constructor(ids: Iterable<number> = []) {
+    for (const id of ids) this.push(id);
+  }
+
+  peek(): number | undefined {
+    return this.ids[0];
+  }
+
+  push(id: number): void {
+    const ids = this.ids;
+    let i = ids.length;
+    ids.push(id);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (ids[parent]! <= id) break;
+      ids[i] = ids[parent]!;
+      i = parent;
+    }
+    ids[i] = id;
+  }
+
+  pop(): void {
+    const ids = this.ids;
+    const last = ids.pop();
+    if (last === undefined || ids.length === 0) return;
+    let i = 0;
+    for (;;) {
+      let child = 2 * i + 1;
+      if (child >= ids.length) break;
+      if (child + 1 < ids.length && ids[child + 1]! < ids[child]!) child++;
+      if (ids[child]! >= last) break;
+      ids[i] = ids[child]!;
+      i = child;
+    }
+    ids[i] = last;
   }
 }

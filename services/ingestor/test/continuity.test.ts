@@ -93,6 +93,33 @@ describe("TradeSequencer", () => {
     expect(sequencer.offer(t(7))).toBe("overflow");
   });
 
+  it("reports the hole before the lowest held id through any mix of offers, drains and settles", () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant("offer" as const), id: fc.integer({ min: 1, max: 60 }) }),
+      fc.record({ kind: fc.constant("drain" as const) }),
+      fc.record({ kind: fc.constant("settle" as const), through: fc.integer({ min: 1, max: 60 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        const sequencer = new TradeSequencer();
+        sequencer.anchorAt(1);
+        const held = new Set<number>();
+        for (const step of ops) {
+          if (step.kind === "offer") {
+            if (sequencer.offer(t(step.id)) === "new") held.add(step.id);
+          } else {
+            const passed = step.kind === "drain" ? sequencer.drain() : sequencer.settleThrough(step.through);
+            for (const trade of passed) held.delete(trade.id);
+          }
+          const last = sequencer.lastPassedId!;
+          const lowest = Math.min(...held);
+          const expected = held.size === 0 || lowest === last + 1 ? null : { fromId: last + 1, toId: lowest - 1 };
+          expect(sequencer.hole()).toEqual(expected);
+        }
+      }),
+    );
+  });
+
   it("passes every id exactly once, in order, whatever the arrival order and duplication", () => {
     fc.assert(
       fc.property(
