@@ -9,8 +9,10 @@ import {
   openStore,
 } from "@gapfill/kit";
 import { buildApp } from "./app.ts";
+import { resolveDataDir } from "./data-dir.ts";
 
-const config = loadConfigOrExit(gatewayConfigSchema, "gateway");
+const loaded = loadConfigOrExit(gatewayConfigSchema, "gateway");
+const config = { ...loaded, DATA_DIR: resolveDataDir(loaded.DATA_DIR) };
 const log = createLogger({ service: "gateway", level: config.LOG_LEVEL });
 const nc = await connectNats({ url: config.NATS_URL, name: "gateway", log });
 await ensureJetStream(nc, jetStreamSettingsFrom(config), log);

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
@@ -235,6 +235,32 @@ describe("local mode (no SUPABASE_URL)", () => {
       }
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it("resolves a relative DATA_DIR against the repository root, so `npm run token` from any folder signs for the gateway", async () => {
+    const repoRoot = new URL("../../..", import.meta.url).pathname;
+    const gatewayDir = new URL("..", import.meta.url).pathname;
+    const relative = `.data-test-${env.ns}`;
+    const candidates = [resolve(repoRoot, relative), resolve(gatewayDir, relative), resolve(process.cwd(), relative)];
+    try {
+      // As `npm start -w @gapfill/gateway` would run: from services/gateway, not from the root.
+      const cli = spawnSync(process.execPath, ["--import", "tsx", "src/token.ts", "--sub", "erin"], {
+        cwd: gatewayDir,
+        env: { ...process.env, DATA_DIR: relative, SUPABASE_URL: "", LOCAL_JWT_SECRET: "" },
+        encoding: "utf8",
+      });
+      expect(cli.stderr).toBe("");
+      expect(cli.status).toBe(0);
+      const local = await startGateway(env, { config: env.config({ DATA_DIR: relative }) });
+      try {
+        expect(statSync(join(repoRoot, relative, LOCAL_SECRET_FILE)).isFile()).toBe(true);
+        expect((await start(cli.stdout.trim(), local)).statusCode).toBe(201);
+      } finally {
+        await local.close();
+      }
+    } finally {
+      for (const dir of candidates) rmSync(dir, { recursive: true, force: true });
     }
   });
 });
