@@ -9,11 +9,13 @@
  * bar that has a trade.
  */
 import { BAR_MS, barOpenTime, flatBar, type ClosedBar, type FormingBar } from "@gapfill/contracts";
-import { ExactQuoteSum, renderScaled } from "./exact.ts";
+import { ExactQuoteSum, ExactVolumeSum, renderScaled } from "./exact.ts";
 import type { Kline, Trade } from "./binance/wire.ts";
 
-/** What happened to one record. `late` means it belongs to a bar already closed (the caller's seam is wrong). */
-export type FoldResult = "added" | "audit" | "empty" | "late";
+/** What happened to one trade. `late` means it belongs to a bar already closed (the caller's seam is wrong). */
+export type FoldResult = "added" | "audit" | "late";
+
+const NO_BARS: readonly ClosedBar[] = Object.freeze([]);
 
 export class BarAggregator {
   private ts: number;
@@ -24,8 +26,8 @@ export class BarAggregator {
   private high = 0;
   private low = 0;
   private close = 0;
-  private volume = 0;
-  private takerBuyVolume = 0;
+  private volume = new ExactVolumeSum();
+  private takerBuyVolume = new ExactVolumeSum();
   private trades = 0;
   private quote = new ExactQuoteSum();
   private firstAggId: number | null = null;
@@ -66,8 +68,8 @@ export class BarAggregator {
     if (trade.time >= this.ts + BAR_MS) this.closeThrough(barOpenTime(trade.time));
     const { price, quantity } = trade;
     this.foldPrice(price, price, price, price);
-    this.volume += quantity;
-    if (!trade.buyerIsMaker) this.takerBuyVolume += quantity;
+    this.volume.add(quantity);
+    if (!trade.buyerIsMaker) this.takerBuyVolume.add(quantity);
     this.trades += trade.lastTradeId - trade.firstTradeId + 1;
     this.quote.addProduct(price, quantity);
     this.firstAggId ??= trade.id;
@@ -76,19 +78,21 @@ export class BarAggregator {
     return "added";
   }
 
-  /** A closed 1 s kline. Seconds without trades (whether sent as empty klines or omitted) change nothing. */
-  addKline(kline: Kline): FoldResult {
-    if (kline.trades === 0) return "empty";
-    if (kline.openTime < this.ts) return "late";
+  /**
+   * A closed 1 s kline at or after the forming bar (the backfill asks for no other). Seconds without trades
+   * (whether sent as empty klines or omitted) change nothing.
+   */
+  addKline(kline: Kline): void {
+    if (kline.trades === 0) return;
+    if (kline.openTime < this.ts) throw new Error(`kline at ${kline.openTime} is before the forming bar at ${this.ts}`);
     if (kline.openTime >= this.ts + BAR_MS) this.closeThrough(barOpenTime(kline.openTime));
     this.foldPrice(kline.open, kline.high, kline.low, kline.close);
-    this.volume += kline.volume;
-    this.takerBuyVolume += kline.takerBuyVolume;
+    this.volume.addBig(kline.volume);
+    this.takerBuyVolume.addBig(kline.takerBuyVolume);
     this.trades += kline.trades;
     this.quote.addScaled(kline.quoteVolume);
     this.fromKlines = true;
     this.asOf = kline.openTime + 999;
-    return "added";
   }
 
   private foldPrice(open: number, high: number, low: number, close: number): void {
@@ -120,8 +124,8 @@ export class BarAggregator {
     this.ts += BAR_MS;
     this.hasData = false;
     this.fromKlines = false;
-    this.volume = 0;
-    this.takerBuyVolume = 0;
+    this.volume = new ExactVolumeSum();
+    this.takerBuyVolume = new ExactVolumeSum();
     this.trades = 0;
     this.quote = new ExactQuoteSum();
     this.firstAggId = null;
@@ -139,17 +143,18 @@ export class BarAggregator {
       high: renderScaled(this.high),
       low: renderScaled(this.low),
       close: renderScaled(this.close),
-      volume: renderScaled(this.volume),
+      volume: this.volume.render(),
       quote_volume: this.quote.render(),
       trades: this.trades,
-      taker_buy_volume: renderScaled(this.takerBuyVolume),
+      taker_buy_volume: this.takerBuyVolume.render(),
       first_agg_id: ids ? this.firstAggId : null,
       last_agg_id: ids ? this.lastAggId : null,
     };
   }
 
-  /** Bars closed since the last call, oldest first. */
-  takeClosed(): ClosedBar[] {
+  /** Bars closed since the last call, oldest first (one shared empty list when none: this runs per trade). */
+  takeClosed(): readonly ClosedBar[] {
+    if (this.closed.length === 0) return NO_BARS;
     const bars = this.closed;
     this.closed = [];
     return bars;

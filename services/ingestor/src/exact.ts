@@ -1,8 +1,11 @@
 /**
  * Exact decimal arithmetic for bars. Binance writes prices and quantities as decimal strings with at most 8
- * decimals, so they are held as integers of 1e-8 units ("scaled"), which stay exact in a double up to 2^53.
- * Quote volume (Σ price·quantity) has 16 decimals and outgrows 2^53 at once; it is summed in base-2^24 limbs of
- * plain numbers (cheaper than a BigInt per trade) and turned into a BigInt only when a bar is rendered.
+ * decimals, so they are held as integers of 1e-8 units ("scaled"), which stay exact in a double up to 2^53
+ * (90,071,992.54740991): a single price or quantity beyond that is refused (`isBeyondScaled`). Sums may go past it:
+ * volumes are summed in a double while the sum stays below 2^53 and carried into a BigInt when it would not
+ * (`ExactVolumeSum`). Quote volume (Σ price·quantity) has 16 decimals and outgrows 2^53 at once; it is summed in
+ * base-2^24 limbs of plain numbers (cheaper than a BigInt per trade) and turned into a BigInt only when a bar is
+ * rendered.
  */
 
 const SCALE_DIGITS = 8;
@@ -50,17 +53,64 @@ export function scaledFromNumber(value: number): number {
   return parseScaled(value.toFixed(SCALE_DIGITS));
 }
 
-/** A non-negative decimal string with at most 16 decimals → BigInt count of 1e-16 units, or null. */
-export function parseQuoteScaled(text: string): bigint | null {
-  const match = /^(\d+)(?:\.(\d{1,16}))?$/.exec(text);
+/**
+ * A non-negative decimal string → BigInt count of 10^-digits units, or null when it is not such a number or has
+ * more decimals than that (trailing zeros aside).
+ */
+function parseUnits(text: string, digits: number): bigint | null {
+  const match = /^(\d+)(?:\.(\d+))?$/.exec(text);
   if (!match) return null;
   const [, whole = "0", fraction = ""] = match;
-  return BigInt(whole + fraction.padEnd(QUOTE_DIGITS, "0"));
+  if (fraction.length > digits && !/^0+$/.test(fraction.slice(digits))) return null;
+  return BigInt(whole + fraction.slice(0, digits).padEnd(digits, "0"));
+}
+
+/** A non-negative decimal string with at most 16 decimals → BigInt count of 1e-16 units, or null. */
+export function parseQuoteScaled(text: string): bigint | null {
+  return parseUnits(text, QUOTE_DIGITS);
+}
+
+/** A non-negative decimal string with at most 8 decimals → BigInt count of 1e-8 units (no upper bound), or null. */
+export function parseScaledBig(text: string): bigint | null {
+  return parseUnits(text, SCALE_DIGITS);
+}
+
+/** Whether `text` is a well-formed 8-decimal value that `parseScaled` refuses only for being 2^53 units or more. */
+export function isBeyondScaled(text: string): boolean {
+  const units = parseScaledBig(text);
+  return units !== null && units > BigInt(Number.MAX_SAFE_INTEGER);
 }
 
 function renderBigScaled(value: bigint, digits: number): number {
   const text = value.toString().padStart(digits + 1, "0");
   return Number(`${text.slice(0, -digits)}.${text.slice(-digits)}`);
+}
+
+/** Σ of scaled integers (a volume), exact past 2^53. */
+export class ExactVolumeSum {
+  /** The sum so far, or the part of it added since the last carry: always a safe integer. */
+  private small = 0;
+  private big = 0n;
+
+  add(units: number): void {
+    const sum = this.small + units;
+    // A true sum above 2^53 − 1 rounds to 2^53 or more, never below: the test is exact.
+    if (sum <= Number.MAX_SAFE_INTEGER) {
+      this.small = sum;
+    } else {
+      this.big += BigInt(this.small);
+      this.small = units;
+    }
+  }
+
+  addBig(units: bigint): void {
+    this.big += units;
+  }
+
+  /** The JSON number of the exact sum. */
+  render(): number {
+    return this.big === 0n ? renderScaled(this.small) : renderBigScaled(this.big + BigInt(this.small), SCALE_DIGITS);
+  }
 }
 
 const LIMB = 2 ** 24;

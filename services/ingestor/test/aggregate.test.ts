@@ -28,7 +28,7 @@ function audit(id: number, time: number): Trade {
   return { ...trade(id, time, "0", "0"), firstTradeId: -1, lastTradeId: -1, audit: true };
 }
 
-function run(trades: Trade[], closeThrough: number, start = T0, previousClose: number | null = null): ClosedBar[] {
+function run(trades: Trade[], closeThrough: number, start = T0, previousClose: number | null = null): readonly ClosedBar[] {
   const aggregator = new BarAggregator("BTCUSDT", start, previousClose);
   for (const t of trades) aggregator.addTrade(t);
   aggregator.closeThrough(closeThrough);
@@ -95,6 +95,15 @@ describe("bar aggregation from trades", () => {
     expect(floatSum).not.toBe(0.30001);
     expect(bars[0]!.volume).toBe(0.30001);
     expect(bars[0]!.quote_volume).toBe(0.030001);
+  });
+
+  it("hands out one shared empty list while no bar has closed", () => {
+    const aggregator = new BarAggregator("BTCUSDT", T0, null);
+    aggregator.addTrade(trade(1, T0 + 1, "1", "1"));
+    const none = aggregator.takeClosed();
+    expect(none).toEqual([]);
+    aggregator.addTrade(trade(2, T0 + 2, "1", "1"));
+    expect(aggregator.takeClosed()).toBe(none);
   });
 
   it("reports a trade for a bar already closed as late and leaves the bars alone", () => {
@@ -212,6 +221,44 @@ function referenceBars(trades: Trade[], bars: number): ClosedBar[] {
   return out;
 }
 
+/** Trades whose quantities add up to far more than 2^53 units of 1e-8 (90,071,992.54740992) within one bar. */
+const hugeVolumeArbitrary = fc
+  .array(fc.record({ lots: fc.integer({ min: 2 ** 50, max: Number.MAX_SAFE_INTEGER }), buyerIsMaker: fc.boolean() }), { minLength: 2, maxLength: 60 })
+  .map((rows) =>
+    rows.map(({ lots, buyerIsMaker }, i): Trade => ({
+      symbol: "BTCUSDT",
+      id: 1 + i,
+      price: 1 + (i % 7),
+      quantity: lots,
+      firstTradeId: 1 + i,
+      lastTradeId: 1 + i,
+      time: T0 + i * 100,
+      buyerIsMaker,
+      audit: false,
+    })),
+  );
+
+describe("volumes past 2^53 units of 1e-8", () => {
+  it("sums volume and taker-buy volume exactly from trades", () => {
+    fc.assert(
+      fc.property(hugeVolumeArbitrary, (trades) => {
+        expect(run(trades, T0 + BAR_MS)).toEqual(referenceBars(trades, 1));
+      }),
+    );
+  });
+
+  it("sums them exactly from klines too", () => {
+    fc.assert(
+      fc.property(hugeVolumeArbitrary, (trades) => {
+        const aggregator = new BarAggregator("BTCUSDT", T0, null);
+        for (const kline of parseKlineRows(klineRows(trades, false, T0, T0 + BAR_MS), "BTCUSDT")) aggregator.addKline(kline);
+        aggregator.closeThrough(T0 + BAR_MS);
+        expect(aggregator.takeClosed()).toEqual(referenceBars(trades, 1).map((bar) => ({ ...bar, first_agg_id: null, last_agg_id: null })));
+      }),
+    );
+  });
+});
+
 describe("trades and 1 s klines give the same bars", () => {
   const BARS = 6;
   it("equals a decimal reference when built from trades", () => {
@@ -227,7 +274,7 @@ describe("trades and 1 s klines give the same bars", () => {
       fc.property(tapeArbitrary(BARS), fc.boolean(), (trades, withEmptySeconds) => {
         const fromTrades = run(trades, T0 + BARS * BAR_MS);
         const aggregator = new BarAggregator("BTCUSDT", T0, null);
-        const klines: Kline[] = parseKlineRows(klineRows(trades, withEmptySeconds, T0, T0 + BARS * BAR_MS));
+        const klines: Kline[] = parseKlineRows(klineRows(trades, withEmptySeconds, T0, T0 + BARS * BAR_MS), "BTCUSDT");
         for (const kline of klines) aggregator.addKline(kline);
         aggregator.closeThrough(T0 + BARS * BAR_MS);
         expect(aggregator.takeClosed()).toEqual(fromTrades.map((bar) => ({ ...bar, first_agg_id: null, last_agg_id: null })));
@@ -240,7 +287,7 @@ describe("trades and 1 s klines give the same bars", () => {
       fc.property(tapeArbitrary(BARS), fc.integer({ min: 1, max: BARS - 1 }), (trades, seamBars) => {
         const seam = T0 + seamBars * BAR_MS;
         const aggregator = new BarAggregator("BTCUSDT", T0, null);
-        for (const kline of parseKlineRows(klineRows(trades, true, T0, seam))) aggregator.addKline(kline);
+        for (const kline of parseKlineRows(klineRows(trades, true, T0, seam), "BTCUSDT")) aggregator.addKline(kline);
         aggregator.closeThrough(seam);
         for (const t of trades.filter((t) => t.time >= seam)) aggregator.addTrade(t);
         aggregator.closeThrough(T0 + BARS * BAR_MS);

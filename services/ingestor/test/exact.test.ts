@@ -1,7 +1,7 @@
 import { Decimal } from "decimal.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ExactQuoteSum, parseQuoteScaled, parseScaled, renderScaled, scaledFromNumber } from "../src/exact.ts";
+import { ExactQuoteSum, ExactVolumeSum, isBeyondScaled, parseQuoteScaled, parseScaled, parseScaledBig, renderScaled, scaledFromNumber } from "../src/exact.ts";
 
 const Exact = Decimal.clone({ precision: 80 });
 
@@ -58,6 +58,32 @@ describe("rendering", () => {
     expect(parseQuoteScaled("0.0000000000000001")).toBe(1n);
     expect(parseQuoteScaled("7")).toBe(70_000_000_000_000_000n);
     for (const bad of ["", "-1", "1.", "1e5", "0.00000000000000001"]) expect(parseQuoteScaled(bad)).toBeNull();
+  });
+});
+
+describe("values past 2^53 units", () => {
+  it("tells a value too large to hold from a malformed one", () => {
+    expect(isBeyondScaled("90071992.54740992")).toBe(true);
+    expect(isBeyondScaled("1000000000")).toBe(true);
+    expect(isBeyondScaled("90071992.54740991")).toBe(false);
+    for (const malformed of ["1e9", "-100000000", "100000000.000000001", ""]) expect(isBeyondScaled(malformed)).toBe(false);
+  });
+
+  it("parses any 8-decimal value to BigInt units", () => {
+    expect(parseScaledBig("123456789012.12345678")).toBe(12_345_678_901_212_345_678n);
+    expect(parseScaledBig("1.50000000000")).toBe(150_000_000n);
+    for (const bad of ["", "1.", "1.000000001", "x"]) expect(parseScaledBig(bad)).toBeNull();
+  });
+
+  it("sums volumes exactly whatever their size", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), { maxLength: 200 }), (quantities) => {
+        const sum = new ExactVolumeSum();
+        for (const quantity of quantities) sum.add(quantity);
+        const exact = quantities.reduce((total, q) => total.plus(q), new Exact(0)).div(1e8);
+        expect(sum.render()).toBe(Number(exact.toFixed(8)));
+      }),
+    );
   });
 });
 

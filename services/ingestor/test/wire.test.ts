@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseAggTradeFrame, parseAggTradeRows, parseKlineRows, WireError } from "../src/binance/wire.ts";
+import { parseAggTradeFrame, parseAggTradeRows, parseKlineRows, UnsupportedValueError, WireError } from "../src/binance/wire.ts";
 
 const event = {
   e: "aggTrade",
@@ -54,6 +54,19 @@ describe("WebSocket aggTrade frames", () => {
   ])("ignores %s", (_what, raw) => {
     expect(parseAggTradeFrame(raw)).toBeNull();
   });
+
+  it.each([
+    ["price", { p: "90071992.54740992" }, /BTCUSDT aggregate trade 2345678901: price 90071992\.54740992 is too large/],
+    ["quantity", { q: "100000000.00000000" }, /BTCUSDT aggregate trade 2345678901: quantity 100000000\.00000000 is too large/],
+  ])("refuses a %s of 2^53 units of 1e-8 or more, naming the symbol and the value", (_field, change, message) => {
+    const raw = JSON.stringify({ stream: "btcusdt@aggTrade", data: { ...event, ...change } });
+    expect(() => parseAggTradeFrame(raw)).toThrow(UnsupportedValueError);
+    expect(() => parseAggTradeFrame(raw)).toThrow(message);
+  });
+
+  it("reads the largest value held exactly", () => {
+    expect(parseAggTradeFrame(JSON.stringify({ ...event, q: "90071992.54740991" }))).toMatchObject({ quantity: Number.MAX_SAFE_INTEGER });
+  });
 });
 
 describe("REST rows", () => {
@@ -72,22 +85,34 @@ describe("REST rows", () => {
     expect(() => parseAggTradeRows([row, row], "X")).toThrow(/ids must increase/);
   });
 
+  it("refuses a row whose price is too large to hold exactly, naming symbol and value", () => {
+    expect(() => parseAggTradeRows([{ ...row, p: "123456789.00000000" }], "SHIBUSDT")).toThrow(UnsupportedValueError);
+    expect(() => parseAggTradeRows([{ ...row, p: "123456789.00000000" }], "SHIBUSDT")).toThrow(/SHIBUSDT aggregate trade 7: price 123456789\.00000000/);
+  });
+
   it("reads kline rows in Binance's field order", () => {
     const kline = [1000, "1.00000000", "2.00000000", "0.50000000", "1.50000000", "3.00000000", 1999, "4.1234567800000001", 5, "1.00000000", "1.50000000", "0"];
-    expect(parseKlineRows([kline])).toEqual([
+    expect(parseKlineRows([kline], "BTCUSDT")).toEqual([
       {
         openTime: 1000,
         open: 100_000_000,
         high: 200_000_000,
         low: 50_000_000,
         close: 150_000_000,
-        volume: 300_000_000,
+        volume: 300_000_000n,
         quoteVolume: 41_234_567_800_000_001n,
         trades: 5,
-        takerBuyVolume: 100_000_000,
+        takerBuyVolume: 100_000_000n,
       },
     ]);
-    expect(() => parseKlineRows([kline.slice(0, 5)])).toThrow(/malformed row/);
-    expect(() => parseKlineRows("nope")).toThrow(WireError);
+    expect(() => parseKlineRows([kline.slice(0, 5)], "BTCUSDT")).toThrow(/malformed row/);
+    expect(() => parseKlineRows("nope", "BTCUSDT")).toThrow(WireError);
+  });
+
+  it("reads kline volumes past 2^53 units exactly, and refuses a price that large", () => {
+    const kline = [1000, "1.00000000", "2.00000000", "0.50000000", "1.50000000", "123456789012.12345678", 1999, "4.5", 5, "100000000.00000001", "1.5", "0"];
+    expect(parseKlineRows([kline], "BTCUSDT")[0]).toMatchObject({ volume: 12_345_678_901_212_345_678n, takerBuyVolume: 10_000_000_000_000_001n });
+    const pricey = kline.map((field, i) => (i === 2 ? "100000000.00000000" : field));
+    expect(() => parseKlineRows([pricey], "BTCUSDT")).toThrow(/BTCUSDT kline 1000: high 100000000\.00000000 is too large/);
   });
 });

@@ -105,7 +105,7 @@ export class BinanceRest {
       endTime: query.endTime,
       limit: query.limit ?? PAGE_LIMIT,
     };
-    return parseKlineRows(await this.get("klines", "/api/v3/klines", params));
+    return parseKlineRows(await this.get("klines", "/api/v3/klines", params), query.symbol);
   }
 
   /**

@@ -3,7 +3,7 @@
  * combined-stream wrapped) and 1 s kline rows, turned into normalized records with exact scaled integers.
  * Nothing downstream sees a Binance field name.
  */
-import { parseQuoteScaled, parseScaled } from "../exact.ts";
+import { isBeyondScaled, parseQuoteScaled, parseScaled, parseScaledBig } from "../exact.ts";
 
 /** One aggregate trade. Prices and quantities are integers of 1e-8 units (see exact.ts). */
 export interface Trade {
@@ -33,16 +33,35 @@ export interface Kline {
   high: number;
   low: number;
   close: number;
-  volume: number;
+  /** Volumes in 1e-8 units as BigInt: a second's sum may pass 2^53 units where no single quantity does. */
+  volume: bigint;
   /** Quote volume in 1e-16 units (it may carry up to 16 decimals to stay exact). */
   quoteVolume: bigint;
   /** Raw trades in the second, as Binance counts them. */
   trades: number;
-  takerBuyVolume: number;
+  takerBuyVolume: bigint;
 }
 
+/** An answer that does not have the shape Binance documents. */
 export class WireError extends Error {
   override name = "WireError";
+}
+
+/**
+ * A well-formed price or quantity of 2^53 units of 1e-8 or more (90,071,992.54740992): it cannot be held exactly,
+ * and leaving it out would leave the bar wrong, so the feed cannot go on.
+ */
+export class UnsupportedValueError extends Error {
+  override name = "UnsupportedValueError";
+}
+
+/** Throws UnsupportedValueError when `text` is a value parseScaled refused only for its size. */
+function refuseIfBeyondScale(symbol: string, field: string, text: unknown, where: string): void {
+  if (typeof text === "string" && isBeyondScaled(text)) {
+    throw new UnsupportedValueError(
+      `${symbol} ${where}: ${field} ${text} is too large to hold exactly (at most 90071992.54740991 is supported)`,
+    );
+  }
 }
 
 /** The stream name of a symbol's aggTrade stream on Binance (lower-case). */
@@ -61,7 +80,11 @@ function tradeFrom(record: Record<string, unknown>, symbol: string): Trade | nul
   if (typeof p !== "string" || typeof q !== "string" || typeof m !== "boolean") return null;
   const price = parseScaled(p);
   const quantity = parseScaled(q);
-  if (Number.isNaN(price) || Number.isNaN(quantity)) return null;
+  if (Number.isNaN(price) || Number.isNaN(quantity)) {
+    refuseIfBeyondScale(symbol, "price", p, `aggregate trade ${a}`);
+    refuseIfBeyondScale(symbol, "quantity", q, `aggregate trade ${a}`);
+    return null;
+  }
   const audit = f < 0 || l < 0 || price === 0 || quantity === 0;
   if (!audit && l < f) return null;
   return { symbol, id: a, price, quantity, firstTradeId: f, lastTradeId: l, time: T, buyerIsMaker: m, audit };
@@ -69,7 +92,8 @@ function tradeFrom(record: Record<string, unknown>, symbol: string): Trade | nul
 
 /**
  * A WebSocket text frame → the aggregate trade it carries, or null when it is not a well-formed aggTrade event
- * (another event type, a subscription reply, or garbage).
+ * (another event type, a subscription reply, or garbage). Throws UnsupportedValueError for a price or quantity
+ * too large to hold exactly.
  */
 export function parseAggTradeFrame(raw: string): Trade | null {
   let message: unknown;
@@ -85,7 +109,10 @@ export function parseAggTradeFrame(raw: string): Trade | null {
   return tradeFrom(event, event.s);
 }
 
-/** The body of `GET /api/v3/aggTrades?symbol=<symbol>` → trades in id order. Throws WireError on anything else. */
+/**
+ * The body of `GET /api/v3/aggTrades?symbol=<symbol>` → trades in id order. Throws WireError on anything else,
+ * UnsupportedValueError for a price or quantity too large to hold exactly.
+ */
 export function parseAggTradeRows(body: unknown, symbol: string): Trade[] {
   if (!Array.isArray(body)) throw new WireError(`aggTrades: expected a JSON array, got ${describe(body)}`);
   const trades: Trade[] = [];
@@ -102,26 +129,34 @@ export function parseAggTradeRows(body: unknown, symbol: string): Trade[] {
 }
 
 /**
- * The body of `GET /api/v3/klines` → klines. Row layout: [openTime, open, high, low, close, volume, closeTime,
- * quoteVolume, trades, takerBuyBase, takerBuyQuote, ignore]. Throws WireError on anything else.
+ * The body of `GET /api/v3/klines` for `symbol` → klines. Row layout: [openTime, open, high, low, close, volume,
+ * closeTime, quoteVolume, trades, takerBuyBase, takerBuyQuote, ignore]. Throws WireError on anything else,
+ * UnsupportedValueError for a price too large to hold exactly.
  */
-export function parseKlineRows(body: unknown): Kline[] {
+export function parseKlineRows(body: unknown, symbol: string): Kline[] {
   if (!Array.isArray(body)) throw new WireError(`klines: expected a JSON array, got ${describe(body)}`);
   return body.map((row: unknown) => {
-    const kline = Array.isArray(row) ? klineFrom(row) : null;
+    const kline = Array.isArray(row) ? klineFrom(row, symbol) : null;
     if (!kline) throw new WireError(`klines: malformed row ${JSON.stringify(row)}`);
     return kline;
   });
 }
 
-function klineFrom(row: unknown[]): Kline | null {
+function klineFrom(row: unknown[], symbol: string): Kline | null {
   const [openTime, open, high, low, close, volume, , quoteVolume, trades, takerBuyVolume] = row;
   if (typeof openTime !== "number" || !Number.isSafeInteger(openTime)) return null;
   if (typeof trades !== "number" || !Number.isSafeInteger(trades) || trades < 0) return null;
-  const scaled = [open, high, low, close, volume, takerBuyVolume].map((v) => (typeof v === "string" ? parseScaled(v) : NaN));
+  const prices = [open, high, low, close];
+  const scaled = prices.map((v) => (typeof v === "string" ? parseScaled(v) : NaN));
+  if (scaled.some(Number.isNaN)) {
+    for (const [i, field] of ["open", "high", "low", "close"].entries()) refuseIfBeyondScale(symbol, field, prices[i], `kline ${openTime}`);
+    return null;
+  }
+  const v = typeof volume === "string" ? parseScaledBig(volume) : null;
+  const tb = typeof takerBuyVolume === "string" ? parseScaledBig(takerBuyVolume) : null;
   const quote = typeof quoteVolume === "string" ? parseQuoteScaled(quoteVolume) : null;
-  if (scaled.some(Number.isNaN) || quote === null) return null;
-  const [o, h, l, c, v, tb] = scaled as [number, number, number, number, number, number];
+  if (v === null || tb === null || quote === null) return null;
+  const [o, h, l, c] = scaled as [number, number, number, number];
   return { openTime, open: o, high: h, low: l, close: c, volume: v, quoteVolume: quote, trades, takerBuyVolume: tb };
 }
 
