@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startSim, type RunningSim, type SimOptions } from "@gapfill/binance-sim";
-import { BinanceRest, RestRequestError } from "../src/binance/rest.ts";
-import { startRecordingProxy, type ProxiedExchange } from "./support/recording-proxy.ts";
+import { waitFor } from "@gapfill/kit/testing";
+import { BinanceRest, RestRequestError, RestStoppedError } from "../src/binance/rest.ts";
+import { startRecordingProxy, type ProxiedExchange, type ProxyFaults } from "./support/recording-proxy.ts";
 import { SYMBOL, testLogger } from "./support/harness.ts";
 
 let sim: RunningSim | undefined;
@@ -12,9 +13,9 @@ afterEach(async () => {
   sim = proxy = undefined;
 });
 
-async function restClient(options: SimOptions): Promise<{ rest: BinanceRest; log: ProxiedExchange[]; sim: RunningSim }> {
+async function restClient(options: SimOptions, faults: ProxyFaults = {}): Promise<{ rest: BinanceRest; log: ProxiedExchange[]; sim: RunningSim }> {
   sim = await startSim({ historyHours: 0.5, ...options });
-  proxy = await startRecordingProxy(sim.restUrl);
+  proxy = await startRecordingProxy(sim.restUrl, faults);
   return { rest: new BinanceRest({ baseUrl: proxy.url, log: testLogger("rest") }), log: proxy.log, sim };
 }
 
@@ -46,6 +47,22 @@ describe("BinanceRest", () => {
     // Waits of at least 0.5 s, then at least 1 s.
     expect(silenceAfter(log, 0)).toBeGreaterThanOrEqual(500);
     expect(silenceAfter(log, 1)).toBeGreaterThanOrEqual(1000);
+  });
+
+  it("retries, after a backoff, an answer whose body is cut off mid-way", async () => {
+    let cuts = 1;
+    const { rest, log } = await restClient({}, { breakBody: () => (cuts-- > 0 ? "cut" : null) });
+    expect(await rest.aggTrades({ symbol: SYMBOL, limit: 5 })).toHaveLength(5);
+    expect(log.map((e) => e.status)).toEqual([200, 200]);
+    expect(silenceAfter(log, 0)).toBeGreaterThanOrEqual(500);
+  });
+
+  it("gives up reading a stalled body when stopped, with RestStoppedError", async () => {
+    const { rest, log } = await restClient({}, { breakBody: () => "stall" });
+    const request = rest.aggTrades({ symbol: SYMBOL, limit: 5 });
+    await waitFor(() => log.length === 1, { what: "the answer's headers" });
+    rest.stop();
+    await expect(request).rejects.toThrow(RestStoppedError);
   });
 
   it("throws a request error for a bad request without repeating it", async () => {

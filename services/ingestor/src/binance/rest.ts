@@ -3,11 +3,13 @@
  * after a 429 nothing else is already on its way. Before each request the weight last reported in
  * `X-MBX-USED-WEIGHT-1M` is compared with a share of the minute's budget, and the request waits when it would go
  * over; a 429 pauses every request for its `Retry-After`; a 418 (IP ban) stops REST entirely until the ban ends.
- * Network errors and 5xx back off exponentially with jitter. No path retries without waiting.
+ * Network errors, answers cut off mid-body, 5xx and 403 (Binance's firewall limit) back off exponentially with
+ * jitter. No path retries without waiting, and every retry is here: what a call throws will not get better by
+ * asking again (RestRequestError, WireError, UnsupportedValueError), or the client was stopped (RestStoppedError).
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@gapfill/kit";
-import { parseAggTradeRows, parseKlineRows, type Kline, type Trade } from "./wire.ts";
+import { parseAggTradeRows, parseKlineRows, WireError, type Kline, type Trade } from "./wire.ts";
 
 /** Binance's REQUEST_WEIGHT limit per minute per IP, used until exchangeInfo says otherwise. */
 const DEFAULT_WEIGHT_LIMIT = 6000;
@@ -48,7 +50,7 @@ export interface KlinesQuery {
   limit?: number;
 }
 
-/** A 4xx other than 429/418: the request itself is wrong, so repeating it cannot help. */
+/** A 4xx other than 429/418/403: the request itself is wrong, so repeating it cannot help. */
 export class RestRequestError extends Error {
   override name = "RestRequestError";
   constructor(
@@ -139,25 +141,34 @@ export class BinanceRest {
 
   private async send(endpoint: RestEndpoint, url: URL): Promise<unknown> {
     const { log } = this.options;
-    for (let failures = 0; ; ) {
+    let failures = 0;
+    /** A failure a later attempt may not meet: wait (longer each time) and go again. */
+    const backOff = async (fields: Record<string, unknown>, message: string) => {
+      if (this.stopping.signal.aborted) throw new RestStoppedError("REST client stopped");
+      failures++;
+      const waitMs = backoffMs(failures);
+      log.warn({ endpoint, ...fields, retryInMs: waitMs }, message);
+      await this.pause(waitMs);
+    };
+    for (;;) {
       await this.waitForBudget(WEIGHT[endpoint]);
+      const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.timeoutMs)]);
       let response: Response;
       try {
-        response = await fetch(url, {
-          headers: { accept: "application/json" },
-          signal: AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.timeoutMs)]),
-        });
+        response = await fetch(url, { headers: { accept: "application/json" }, signal });
       } catch (error) {
-        if (this.stopping.signal.aborted) throw new RestStoppedError("REST client stopped");
-        failures++;
-        const waitMs = backoffMs(failures);
-        log.warn({ endpoint, err: (error as Error).message, retryInMs: waitMs }, "REST request failed");
-        await this.pause(waitMs);
+        await backOff({ err: (error as Error).message }, "REST request failed");
         continue;
       }
       const usedWeight = this.noteUsedWeight(response);
       this.options.onResponse?.({ endpoint, status: response.status, usedWeight });
-      const body = await response.text().catch(() => "");
+      let body: string;
+      try {
+        body = await response.text();
+      } catch (error) {
+        await backOff({ status: response.status, err: (error as Error).message }, "REST answer cut off while reading it");
+        continue;
+      }
       if (response.status === 429) {
         const waitMs = retryAfterMs(response, DEFAULT_429_PAUSE_MS);
         this.pausedUntil = Date.now() + waitMs;
@@ -173,18 +184,15 @@ export class BinanceRest {
         );
         continue;
       }
-      if (response.status >= 500) {
-        failures++;
-        const waitMs = backoffMs(failures);
-        log.warn({ endpoint, status: response.status, retryInMs: waitMs }, "REST server error");
-        await this.pause(waitMs);
+      if (response.status >= 500 || response.status === 403) {
+        await backOff({ status: response.status }, response.status === 403 ? "REST firewall limit (403)" : "REST server error");
         continue;
       }
       if (!response.ok) throw new RestRequestError(response.status, body, `${url.pathname}${url.search}`);
       try {
         return JSON.parse(body);
       } catch {
-        throw new RestRequestError(response.status, `not JSON: ${body}`, `${url.pathname}${url.search}`);
+        throw new WireError(`${url.pathname}${url.search} answered ${response.status} with a body that is not JSON: ${body.slice(0, 200)}`);
       }
     }
   }

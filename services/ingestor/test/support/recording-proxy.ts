@@ -11,34 +11,57 @@ export interface ProxiedExchange {
   retryAfterSeconds: number | null;
 }
 
+export interface ProxyFaults {
+  /** Replaces the body of a 200 answer (the simulator's JSON text) before it is sent on. */
+  rewrite?: (path: string, body: string) => string;
+  /** `cut`: send the headers and half the body, then reset the connection; `stall`: the headers, then nothing. */
+  breakBody?: (path: string) => "cut" | "stall" | null;
+}
+
 /**
  * A plain HTTP forwarder in front of the simulator's REST API that records when each request arrived and what was
- * answered, so a test can check the client's timing (waits after 429, pacing) from the outside.
+ * answered, so a test can check the client's timing (waits after 429, pacing) from the outside. It can also change
+ * what the simulator answered (`rewrite`) or break an answer's body (`breakBody`), to stand in for what Binance or
+ * the network may do that the simulator does not.
  */
-export async function startRecordingProxy(targetUrl: string): Promise<{ url: string; log: ProxiedExchange[]; close: () => Promise<void> }> {
+export async function startRecordingProxy(
+  targetUrl: string,
+  faults: ProxyFaults = {},
+): Promise<{ url: string; log: ProxiedExchange[]; close: () => Promise<void> }> {
   const target = new URL(targetUrl);
   const log: ProxiedExchange[] = [];
   const server: Server = createServer((req, res) => {
     const requestAt = Date.now();
-    const upstream = httpRequest(
-      { host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-        answer.on("end", () => {
-          const weight = answer.headers["x-mbx-used-weight-1m"];
-          const retryAfter = answer.headers["retry-after"];
-          log.push({
-            path: req.url ?? "",
-            requestAt,
-            responseAt: Date.now(),
-            status: answer.statusCode ?? 0,
-            usedWeight: typeof weight === "string" ? Number(weight) : null,
-            retryAfterSeconds: typeof retryAfter === "string" ? Number(retryAfter) : null,
-          });
+    const path = req.url ?? "";
+    const upstream = httpRequest({ host: target.hostname, port: target.port, path, method: req.method, headers: req.headers }, (answer) => {
+      const chunks: Buffer[] = [];
+      answer.on("data", (chunk: Buffer) => chunks.push(chunk));
+      answer.on("end", () => {
+        const weight = answer.headers["x-mbx-used-weight-1m"];
+        const retryAfter = answer.headers["retry-after"];
+        const status = answer.statusCode ?? 502;
+        log.push({
+          path,
+          requestAt,
+          responseAt: Date.now(),
+          status,
+          usedWeight: typeof weight === "string" ? Number(weight) : null,
+          retryAfterSeconds: typeof retryAfter === "string" ? Number(retryAfter) : null,
         });
-      },
-    );
+        let body = Buffer.concat(chunks);
+        if (status === 200 && faults.rewrite) body = Buffer.from(faults.rewrite(path, body.toString("utf8")));
+        const headers = { ...answer.headers, "content-length": String(body.length) };
+        delete headers["transfer-encoding"];
+        res.writeHead(status, headers);
+        const broken = faults.breakBody?.(path) ?? null;
+        if (broken === "stall") return res.flushHeaders();
+        if (broken === "cut") {
+          res.write(body.subarray(0, body.length >> 1), () => res.destroy());
+          return;
+        }
+        res.end(body);
+      });
+    });
     upstream.on("error", () => res.writeHead(502).end());
     req.pipe(upstream);
   });
