@@ -1,5 +1,6 @@
-import type { IncomingMessage } from "node:http";
+import { request, type IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
+import type { FastifyInstance } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventSource } from "eventsource";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -52,6 +53,20 @@ function barsOf(client: RawSseClient): ClosedBar[] {
 
 function streamUrl(base: string, sessionId: string, query = ""): string {
   return `${base}/stream/gap?session_id=${sessionId}${query}`;
+}
+
+/**
+ * Holds every /stream/gap request after the access check has read its session, until that request's `release`:
+ * a slow start (a slow KV read, a feed still hydrating) at a point the test chooses.
+ */
+function holdStreamStarts() {
+  const held: { socket: Socket; release: () => void }[] = [];
+  const configure = (app: FastifyInstance) =>
+    app.addHook("preHandler", async (req) => {
+      if (req.routeOptions.url !== "/stream/gap") return;
+      await new Promise<void>((release) => held.push({ socket: req.raw.socket, release }));
+    });
+  return { configure, held };
 }
 
 function endReason(client: RawSseClient): string | undefined {
@@ -269,6 +284,57 @@ describe("gap stream", () => {
     await closing.close();
     await waitFor(() => client.closed, { what: "the stream to close" });
     expect(endReason(client)).toBe("shutdown");
+  });
+});
+
+describe("gap stream start-up races", () => {
+  it("finishes a stream whose client left while it was starting as client_closed, live or replaying", async () => {
+    const hold = holdStreamStarts();
+    const slow = await startGateway(env, { config: gatewayConfig(), listen: true, configure: hold.configure, tuning: { stallMs: 300 } });
+    try {
+      const cases = [
+        { what: "a stream that would go live", symbol: SYMBOL, query: "" },
+        { what: "a stream that would replay from JetStream", symbol: OTHER, query: `&from_ts=${OTHER_START}` },
+      ];
+      for (const [index, { what, symbol, query }] of cases.entries()) {
+        const session = await startSession(slow.url, token, { symbol });
+        const req = request(streamUrl(slow.url, session.session_id, query));
+        req.on("error", () => {});
+        req.end();
+        await waitFor(() => hold.held.length === index + 1, { what: `${what}: the request to be held` });
+        const { socket, release } = hold.held[index]!;
+        req.destroy();
+        await waitFor(() => socket.destroyed, { what: `${what}: the server to see the client leave` });
+        release();
+        const closedEnds = () => metricValue(slow, "gateway_sse_stream_ends_total", { reason: "client_closed" });
+        await waitFor(async () => (await closedEnds()) === index + 1, { what: `${what}: a client_closed end` });
+        expect(await metricValue(slow, "gateway_sse_streams_open")).toBe(0);
+        expect(await metricValue(slow, "gateway_slow_consumers_total")).toBe(0);
+      }
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it("ends with `stopped` a stream whose session was stopped while it was starting, by this replica or another", async () => {
+    const hold = holdStreamStarts();
+    const slow = await startGateway(env, { config: gatewayConfig(), listen: true, configure: hold.configure });
+    try {
+      for (const [index, stopper] of [slow, gw].entries()) {
+        const session = await startSession(slow.url, token);
+        const opening = RawSseClient.open(session.stream_url);
+        await waitFor(() => hold.held.length === index + 1, { what: "the request to be held after its session check" });
+        expect((await stopSession(stopper.url, token, session.session_id)).status).toBe(200);
+        hold.held[index]!.release();
+        const client = await opening;
+        await waitFor(() => client.closed, { what: "the stream to end" });
+        expect(endReason(client)).toBe("stopped");
+        expect(client.named("live")).toEqual([]);
+      }
+      expect(await metricValue(slow, "gateway_sse_streams_open")).toBe(0);
+    } finally {
+      await slow.close();
+    }
   });
 });
 

@@ -37,6 +37,18 @@ async function resumePoint(
   return afterTs;
 }
 
+/** Whether the session was stopped (or removed) after the access check read it. */
+async function stoppedSinceChecked(ctx: GatewayContext, session: SessionRecord): Promise<boolean> {
+  try {
+    const current = await ctx.sessions.get(session.session_id);
+    return current === null || current.stopped_at !== null;
+  } catch (error) {
+    // NATS unreachable: the stream goes on; a stop the watch delivers later still ends it.
+    ctx.log.warn({ err: error }, "could not re-read a session before its stream started");
+    return false;
+  }
+}
+
 export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   const { hub, metrics, tuning, config } = ctx;
 
@@ -97,6 +109,9 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       });
       hub.add(stream);
       metrics.streamsOpen.inc();
+      // A stop that landed after the access check (here, or another replica's via the KV watch) found no stream to
+      // end; now that this one is registered a later stop finds it, so one more read closes the window.
+      if (await stoppedSinceChecked(ctx, session)) return stream.end("stopped");
       await stream.start();
     },
   );

@@ -73,6 +73,9 @@ export class GapStream implements LiveListener {
   /** Writes `retry:`, arms the expiry timer and runs the replay; resolves once live (or ended). */
   async start(): Promise<void> {
     const { res, limits, expiresAt, now } = this.options;
+    if (this.ended) return;
+    // The client may have left while the request was still being looked up: its 'close' came before our listener.
+    if (res.destroyed) return this.finish("client_closed");
     res.write(retryField(limits.retryMs));
     this.timers.push(setTimeout(() => this.end("expired"), Math.max(0, expiresAt - now())));
     try {

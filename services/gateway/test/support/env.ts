@@ -97,9 +97,19 @@ export async function startGateway(
     listen = false,
     now,
     log = env.log,
-  }: { config?: GatewayConfig; tuning?: Partial<GatewayTuning>; listen?: boolean; now?: () => number; log?: Logger } = {},
+    configure,
+  }: {
+    config?: GatewayConfig;
+    tuning?: Partial<GatewayTuning>;
+    listen?: boolean;
+    now?: () => number;
+    log?: Logger;
+    /** Called before the app is ready, e.g. to add a hook that holds requests at a chosen point. */
+    configure?: (app: FastifyInstance) => void;
+  } = {},
 ): Promise<RunningGateway> {
   const app = await buildApp({ config, log, nc: env.nc, store: env.store, tuning, now });
+  configure?.(app);
   let url = "";
   if (listen) {
     await app.listen({ port: 0, host: "127.0.0.1" });

@@ -1,13 +1,19 @@
 import type { RunningGateway } from "./env.ts";
 
-/** The value of an unlabelled metric (or the sum over its labels) from the gateway's /metrics. */
-export async function metricValue(gw: RunningGateway, name: string): Promise<number> {
+/**
+ * The value of a metric from the gateway's /metrics, summed over the series whose labels include every one of
+ * `labels` (all series when none are given).
+ */
+export async function metricValue(gw: RunningGateway, name: string, labels: Record<string, string> = {}): Promise<number> {
   const response = await gw.app.inject({ method: "GET", url: "/metrics" });
+  const wanted = Object.entries(labels).map(([label, value]) => `${label}="${value}"`);
   let total = 0;
   for (const line of response.body.split("\n")) {
     if (!line.startsWith(name)) continue;
     const rest = line.slice(name.length);
-    if (rest.startsWith(" ") || rest.startsWith("{")) total += Number(line.slice(line.lastIndexOf(" ") + 1));
+    if (!rest.startsWith(" ") && !rest.startsWith("{")) continue;
+    const labelText = rest.startsWith("{") ? rest.slice(1, rest.indexOf("}")) : "";
+    if (wanted.every((pair) => labelText.split(",").includes(pair))) total += Number(line.slice(line.lastIndexOf(" ") + 1));
   }
   return total;
 }
