@@ -31,6 +31,9 @@ export const gatewayConfigSchema = z
     /** Rate limits per user (`sub`), or per client IP before a user is known. */
     SESSION_START_PER_MINUTE: envInt(30, 1, 1_000_000),
     BOOTSTRAP_PER_MINUTE: envInt(300, 1, 1_000_000),
+    GAP_STREAM_PER_MINUTE: envInt(120, 1, 1_000_000),
+    /** Open gap streams one session may hold on one gateway process; more are refused with 429. */
+    GAP_STREAMS_PER_SESSION: envInt(4, 1, 1000),
     /** Closed bars each gateway keeps in memory per symbol; replays older than this read JetStream directly. */
     GAP_WINDOW_BARS: envInt(5760, 10, 1_000_000),
   })

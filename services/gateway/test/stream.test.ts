@@ -338,6 +338,58 @@ describe("gap stream start-up races", () => {
   });
 });
 
+describe("gap stream limits", () => {
+  it("refuses a session's streams beyond GAP_STREAMS_PER_SESSION with 429, even when they arrive together", async () => {
+    const limited = await startGateway(env, { config: gatewayConfig({ GAP_STREAMS_PER_SESSION: "2" }), listen: true });
+    const clients: RawSseClient[] = [];
+    try {
+      const session = await startSession(limited.url, token);
+      clients.push(...(await Promise.all([0, 1, 2, 3].map(() => RawSseClient.open(session.stream_url)))));
+      expect(clients.map((c) => c.status).sort()).toEqual([200, 200, 429, 429]);
+      const refused = clients.find((c) => c.status === 429)!;
+      await waitFor(() => refused.closed, { what: "the refusal's body" });
+      expect(JSON.parse(refused.body)).toMatchObject({ error: { code: "too_many_streams" } });
+      // Another session of the same user has its own streams.
+      const other = await startSession(limited.url, token);
+      clients.push(await RawSseClient.open(other.stream_url));
+      expect(clients.at(-1)!.status).toBe(200);
+      // Once one of the session's streams ends, the session may open another.
+      clients.find((c) => c.status === 200)!.close();
+      await waitFor(async () => (await metricValue(limited, "gateway_sse_streams_open")) === 2, { what: "a slot to free" });
+      clients.push(await RawSseClient.open(session.stream_url));
+      expect(clients.at(-1)!.status).toBe(200);
+    } finally {
+      for (const client of clients) client.close();
+      await limited.close();
+    }
+  });
+
+  it("rate-limits opening gap streams per user (GAP_STREAM_PER_MINUTE) with a 429 JSON error", async () => {
+    const limited = await startGateway(env, { config: gatewayConfig({ GAP_STREAM_PER_MINUTE: "3" }), listen: true });
+    try {
+      const session = await startSession(limited.url, token);
+      // Bounded by to_ts, so each stream ends by itself and only the rate of opening counts.
+      const bounded = streamUrl(limited.url, session.session_id, `&from_ts=${history[10]!.ts}&to_ts=${history[12]!.ts}`);
+      for (let i = 0; i < 3; i++) {
+        const client = await RawSseClient.open(bounded);
+        expect(client.status).toBe(200);
+        await waitFor(() => client.closed, { what: "a bounded stream to end" });
+      }
+      const refused = await fetch(bounded);
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get("retry-after")).toMatch(/^\d+$/);
+      expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("rate_limited");
+      // The limit is per user: another user's session is served.
+      const bobSession = await startSession(limited.url, await localToken("bob"));
+      const bob = await RawSseClient.open(streamUrl(limited.url, bobSession.session_id, `&to_ts=${history[12]!.ts}&from_ts=${history[10]!.ts}`));
+      expect(bob.status).toBe(200);
+      bob.close();
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe("gap stream resources", () => {
   it("serves a replay older than the window from its own consumer, hands over to the window without gap or duplicate, and deletes the consumer", async () => {
     const small = await startGateway(env, { config: gatewayConfig({ GAP_WINDOW_BARS: "50" }), listen: true });

@@ -55,7 +55,7 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   app.withTypeProvider<ZodTypeProvider>().get(
     "/stream/gap",
     {
-      config: { access: "session" },
+      config: { access: "session", rateLimit: { max: config.GAP_STREAM_PER_MINUTE, timeWindow: 60_000 } },
       schema: {
         summary: "Server-Sent Events: every closed bar after from_ts, then live bars",
         description:
@@ -64,7 +64,14 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
         tags: ["bars"],
         security: [{ session: [] }],
         querystring: gapStreamQuerySchema,
-        response: { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 410: errorBodySchema },
+        response: {
+          400: errorBodySchema,
+          401: errorBodySchema,
+          403: errorBodySchema,
+          404: errorBodySchema,
+          410: errorBodySchema,
+          429: errorBodySchema,
+        },
       },
     },
     async (request, reply) => {
@@ -81,6 +88,12 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       }
       await feed.ready;
       const afterTs = await resumePoint(ctx, feed, session, lastEventId ?? query.last_event_id ?? query.from_ts);
+      // Checked after the last await and before hub.add, with nothing in between to yield: streams starting
+      // concurrently cannot both take the last slot.
+      const limit = config.GAP_STREAMS_PER_SESSION;
+      if (hub.openStreams(session.session_id) >= limit) {
+        throw new ApiError(429, "too_many_streams", `a session may have at most ${limit} open streams here; close one first`);
+      }
 
       reply.hijack();
       const res = reply.raw;

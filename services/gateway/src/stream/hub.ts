@@ -85,6 +85,11 @@ export class Hub {
     return (afterTs) => replayFromJetStream(deps, afterTs);
   }
 
+  /** Streams of the session open on this process. */
+  openStreams(sessionId: string): number {
+    return this.streams.get(sessionId)?.size ?? 0;
+  }
+
   add(stream: GapStream): void {
     let set = this.streams.get(stream.sessionId);
     if (!set) this.streams.set(stream.sessionId, (set = new Set()));
