@@ -7,11 +7,10 @@
  * klines or not at all: empty ones are ignored, and a full page (1,000 rows) is taken to cover only up to its last
  * row, so omitted seconds never make us skip ahead.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { barOpenTime } from "@gapfill/contracts";
 import type { Logger } from "@gapfill/kit";
 import type { BarAggregator } from "./aggregate.ts";
-import { backoffMs, PAGE_LIMIT, RestRequestError, RestStoppedError, type BinanceRest } from "./binance/rest.ts";
+import { PAGE_LIMIT, RestStoppedError, type BinanceRest } from "./binance/rest.ts";
 import type { Trade } from "./binance/wire.ts";
 
 const SECOND_MS = 1000;
@@ -30,7 +29,8 @@ export interface BackfillDeps {
 
 /**
  * Folds 1 s klines into `aggregator` from its forming bar up to the newest settled bar boundary, handing closed
- * bars to `onBars` page by page. Returns the seam: the bar boundary where klines stopped.
+ * bars to `onBars` page by page. Returns the seam: the bar boundary where klines stopped. REST retries what can be
+ * retried; whatever it throws (a refused request, an answer we cannot read) ends the backfill.
  */
 export async function backfillFromKlines(
   deps: BackfillDeps,
@@ -42,23 +42,11 @@ export async function backfillFromKlines(
   let cursor = startTs;
   let requests = 0;
   let lastLogAt = 0;
-  for (let failures = 0; !deps.isStopped(); ) {
+  while (!deps.isStopped()) {
     const edge = barOpenTime(clock() - settleMs);
     if (cursor >= edge) break;
     const windowEnd = Math.min(cursor + PAGE_LIMIT * SECOND_MS, edge);
-    let klines;
-    try {
-      klines = await rest.klines({ symbol, startTime: cursor, endTime: windowEnd - 1 });
-      failures = 0;
-    } catch (error) {
-      // A refused request (an unknown symbol, say) will be refused again: give up loudly.
-      if (error instanceof RestStoppedError || error instanceof RestRequestError) throw error;
-      failures++;
-      const waitMs = backoffMs(failures, 1000, 30_000);
-      log.warn({ err: (error as Error).message, retryInMs: waitMs }, "kline backfill request failed");
-      await sleep(waitMs);
-      continue;
-    }
+    const klines = await rest.klines({ symbol, startTime: cursor, endTime: windowEnd - 1 });
     requests++;
     for (const kline of klines) {
       if (kline.openTime >= cursor && kline.openTime < windowEnd) aggregator.addKline(kline);
@@ -88,23 +76,15 @@ export async function findSeamTrades(
   deps: BackfillDeps,
   seamTs: number,
 ): Promise<{ firstId: number; trades: Trade[] }> {
-  const { symbol, rest, log } = deps;
-  for (let failures = 0; ; ) {
+  const { symbol, rest } = deps;
+  for (;;) {
     if (deps.isStopped()) throw new RestStoppedError("stopped during backfill");
-    try {
-      const trades = await rest.aggTrades({ symbol, startTime: seamTs, endTime: seamTs + HOUR_MS - 1 });
-      if (trades.length > 0) return { firstId: trades[0]!.id, trades };
-      // Nothing since the seam yet: the sequence continues after the newest trade, if it is older than the seam.
-      const [newest] = await rest.aggTrades({ symbol, limit: 1 });
-      if (!newest) return { firstId: 0, trades: [] };
-      if (newest.time < seamTs) return { firstId: newest.id + 1, trades: [] };
-      // A trade landed between the two requests: ask again by time.
-    } catch (error) {
-      if (error instanceof RestStoppedError || error instanceof RestRequestError) throw error;
-      failures++;
-      const waitMs = backoffMs(failures, 1000, 30_000);
-      log.warn({ err: (error as Error).message, retryInMs: waitMs }, "finding the first trade after the backfill failed");
-      await sleep(waitMs);
-    }
+    const trades = await rest.aggTrades({ symbol, startTime: seamTs, endTime: seamTs + HOUR_MS - 1 });
+    if (trades.length > 0) return { firstId: trades[0]!.id, trades };
+    // Nothing since the seam yet: the sequence continues after the newest trade, if it is older than the seam.
+    const [newest] = await rest.aggTrades({ symbol, limit: 1 });
+    if (!newest) return { firstId: 0, trades: [] };
+    if (newest.time < seamTs) return { firstId: newest.id + 1, trades: [] };
+    // A trade landed between the two requests: ask again by time.
   }
 }

@@ -8,7 +8,7 @@ import { jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { BAR_MS, barOpenTime, natsNames, type ClosedBar, type IngestorConfig } from "@gapfill/contracts";
 import { createMetricsRegistry, type Logger, type NatsConnection, type Registry } from "@gapfill/kit";
 import { BinanceRest, RestStoppedError } from "./binance/rest.ts";
-import { parseAggTradeFrame } from "./binance/wire.ts";
+import { parseAggTradeFrame, type Trade } from "./binance/wire.ts";
 import { TradeSocket } from "./binance/ws.ts";
 import { createIngestorMetrics } from "./metrics.ts";
 import { BarPublisher, readLastBar, type StoredBar } from "./publish.ts";
@@ -56,6 +56,12 @@ export interface IngestorDeps {
 export interface RunningIngestor {
   /** Resolves once every symbol has backfilled and follows the live stream. */
   live: Promise<void>;
+  /**
+   * Never resolves; rejects, before or after `live`, when the ingestor meets what it cannot go on with: a request
+   * Binance refuses (an unknown symbol), an answer it cannot read, a price or quantity it cannot hold exactly. The
+   * feeds stop taking data at that moment; the caller shuts down.
+   */
+  failed: Promise<never>;
   registry: Registry;
   /** Open time of the newest bar of the symbol known to be in the stream. */
   lastPublishedTs(symbol: string): number | null;
@@ -98,6 +104,18 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
   };
   const feeds = new Map<string, SymbolFeed>();
   const resumeFrom = new Map<SymbolFeed, StoredBar | null>();
+  let stopping = false;
+  let failWith!: (error: unknown) => void;
+  const failed = new Promise<never>((_, reject) => (failWith = reject));
+  // Observed by whoever holds `failed`; a test that never looks must not see an unhandled rejection.
+  failed.catch(() => undefined);
+  let hasFailed = false;
+  const fatal = (error: unknown) => {
+    if (hasFailed || (stopping && error instanceof RestStoppedError)) return;
+    hasFailed = true;
+    for (const feed of feeds.values()) feed.stop();
+    failWith(error);
+  };
   let malformedFrames = 0;
   const socket = new TradeSocket({
     baseUrl: config.BINANCE_WS_URL,
@@ -106,7 +124,12 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
     maxConnectionMs: tuning.wsMaxConnectionMs,
     staleAfterMs: tuning.wsStaleAfterMs,
     onFrame: (raw) => {
-      const trade = parseAggTradeFrame(raw);
+      let trade: Trade | null;
+      try {
+        trade = parseAggTradeFrame(raw);
+      } catch (error) {
+        return fatal(error);
+      }
       const feed = trade ? feeds.get(trade.symbol) : undefined;
       if (trade && feed) return feed.onSocketTrade(trade);
       // A lost trade frame shows up as an id jump and is repaired from REST; say so now and then, not per frame.
@@ -148,25 +171,25 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
       timing,
       socketDownForMs: () => socket.downForMs(),
       publishForming: (bar) => nc.publish(names.subjects.live(symbol), JSON.stringify(bar)),
+      onFatal: fatal,
     });
     feeds.set(symbol, feed);
     resumeFrom.set(feed, last);
   }
 
-  // The socket opens first, so live trades are held (by id) while history is being built.
-  socket.start();
-  // Requests go out one at a time in call order: the budget is known before the backfill's first request.
-  rest.learnWeightLimit(config.BINANCE_SYMBOL[0]!).then(
-    (budget) => log.info(budget, "REST weight budget"),
-    (error: unknown) => {
-      if (!(error instanceof RestStoppedError)) {
-        log.warn({ err: (error as Error).message }, "exchangeInfo unavailable; assuming the default weight budget");
-      }
-    },
-  );
-
-  const freshStartTs = barOpenTime(clock() - backfillMs);
-  const live = Promise.all([...resumeFrom].map(([feed, last]) => feed.run(last, freshStartTs))).then(() => undefined);
+  const started = (async () => {
+    // First the budget, which also checks every symbol: an unknown one ends the start here, with Binance's answer.
+    log.info(await rest.learnWeightLimit(config.BINANCE_SYMBOL), "REST weight budget");
+    if (stopping) return;
+    // The socket opens before the backfill, so live trades are held (by id) while history is being built.
+    socket.start();
+    const freshStartTs = barOpenTime(clock() - backfillMs);
+    await Promise.all([...resumeFrom].map(([feed, last]) => feed.run(last, freshStartTs)));
+  })();
+  started.catch(fatal);
+  // A feed stopped by a failure elsewhere ends its backfill quietly: `live` must not then claim success.
+  const live = Promise.race([started, failed]);
+  live.catch(() => undefined);
   const ticker = setInterval(() => {
     for (const feed of feeds.values()) feed.tick();
   }, tuning.tickMs);
@@ -174,10 +197,12 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
   let stopped: Promise<void> | null = null;
   return {
     live,
+    failed,
     registry,
     lastPublishedTs: (symbol) => publishers.get(symbol)?.lastPublishedTs ?? null,
     stop: () =>
       (stopped ??= (async () => {
+        stopping = true;
         clearInterval(ticker);
         for (const feed of feeds.values()) feed.stop();
         rest.stop();

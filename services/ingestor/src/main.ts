@@ -29,4 +29,4 @@ const shutdown = handleShutdown(log, [
   { name: "metrics", close: () => metrics.close() },
   { name: "nats", close: () => nc.drain() },
 ]);
-shutdownWhenRejected(ingestor.live, "ingestor", log, shutdown);
+shutdownWhenRejected(ingestor.failed, "ingestor", log, shutdown);

@@ -14,7 +14,7 @@ import { BAR_MS, type FormingBar } from "@gapfill/contracts";
 import type { Logger } from "@gapfill/kit";
 import { BarAggregator } from "./aggregate.ts";
 import { backfillFromKlines, findSeamTrades } from "./backfill.ts";
-import { backoffMs, PAGE_LIMIT, RestStoppedError, type BinanceRest } from "./binance/rest.ts";
+import { PAGE_LIMIT, RestStoppedError, type BinanceRest } from "./binance/rest.ts";
 import type { Trade } from "./binance/wire.ts";
 import { TradeSequencer } from "./continuity.ts";
 import { scaledFromNumber } from "./exact.ts";
@@ -49,6 +49,8 @@ export interface SymbolFeedDeps {
   /** Wall ms the WebSocket has been down, 0 while it is up. */
   socketDownForMs: () => number;
   publishForming: (bar: FormingBar) => void;
+  /** A live catch-up met an error REST does not retry (a refused request, an answer we cannot read): the feed cannot go on. */
+  onFatal: (error: unknown) => void;
 }
 
 type FeedState = "starting" | "backfilling" | "live" | "stopped";
@@ -197,26 +199,16 @@ export class SymbolFeed {
   }
 
   private async runCatchUps(first: CatchUpReason): Promise<void> {
-    let reason = first;
-    for (let failures = 0; this.state === "live"; ) {
-      this.catchUpAgain = null;
-      try {
+    let reason: CatchUpReason | null = first;
+    try {
+      while (reason !== null && this.state === "live") {
+        this.catchUpAgain = null;
         await this.catchUpOnce(reason);
-        failures = 0;
-        const next = this.sequencer.hole() ? "gap" : this.catchUpAgain;
-        if (next === null) return;
-        reason = next;
-      } catch (error) {
-        if (error instanceof RestStoppedError || this.state !== "live") return;
-        failures++;
-        const waitMs = backoffMs(failures, 1000, 30_000);
-        this.log.warn({ reason, err: (error as Error).message, retryInMs: waitMs }, "catch-up from REST failed");
-        try {
-          await sleep(waitMs, undefined, { signal: this.stopping.signal });
-        } catch {
-          return;
-        }
+        reason = this.sequencer.hole() ? "gap" : this.catchUpAgain;
       }
+    } catch (error) {
+      // REST has already retried whatever may pass on its own.
+      if (!(error instanceof RestStoppedError) && this.state === "live") this.deps.onFatal(error);
     }
   }
 

@@ -74,7 +74,7 @@ describe("BinanceRest", () => {
   it("paces below the budget exchangeInfo states, spreading work over windows instead of collecting 429s", async () => {
     // The simulator's window is 2 s (to keep the test short); its exchangeInfo states the limit per minute.
     const { rest, log, sim } = await restClient({ weightLimit: 60, weightWindowMs: 2000, banAfterRejections: 0 });
-    expect(await rest.learnWeightLimit(SYMBOL)).toEqual({ weightLimit: 60, windowMs: 60_000 });
+    expect(await rest.learnWeightLimit([SYMBOL])).toEqual({ weightLimit: 60, windowMs: 60_000 });
     const started = Date.now();
     for (let i = 0; i < 30; i++) await rest.klines({ symbol: SYMBOL, startTime: sim.historyStart + i * 1000, endTime: sim.historyStart + i * 1000 + 999 });
     // 20 + 30 × 2 = 80 weight, at most 60 a window: it cannot fit in one window without a 429.

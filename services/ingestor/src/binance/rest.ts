@@ -112,10 +112,11 @@ export class BinanceRest {
 
   /**
    * Reads the REQUEST_WEIGHT limit and its window from exchangeInfo, so pacing follows the budget the server
-   * states. Keeps the defaults (6,000 a minute) when the server does not say.
+   * states. Keeps the defaults (6,000 a minute) when the server does not say. Asking for every symbol checks them
+   * too: an unknown one is refused (-1121) with a RestRequestError.
    */
-  async learnWeightLimit(symbol: string): Promise<{ weightLimit: number; windowMs: number }> {
-    const info = (await this.get("exchangeInfo", "/api/v3/exchangeInfo", { symbol })) as {
+  async learnWeightLimit(symbols: readonly string[]): Promise<{ weightLimit: number; windowMs: number }> {
+    const info = (await this.get("exchangeInfo", "/api/v3/exchangeInfo", { symbols: JSON.stringify(symbols) })) as {
       rateLimits?: { rateLimitType?: string; interval?: string; intervalNum?: number; limit?: number }[];
     } | null;
     const rule = info?.rateLimits?.find((r) => r.rateLimitType === "REQUEST_WEIGHT" && r.interval! in INTERVAL_MS);

@@ -114,14 +114,14 @@ export function parseAggTradeFrame(raw: string): Trade | null {
  * UnsupportedValueError for a price or quantity too large to hold exactly.
  */
 export function parseAggTradeRows(body: unknown, symbol: string): Trade[] {
-  if (!Array.isArray(body)) throw new WireError(`aggTrades: expected a JSON array, got ${describe(body)}`);
+  if (!Array.isArray(body)) throw new WireError(`aggTrades ${symbol}: expected a JSON array, got ${describe(body)}`);
   const trades: Trade[] = [];
   for (const row of body) {
     const trade = typeof row === "object" && row !== null ? tradeFrom(row as Record<string, unknown>, symbol) : null;
-    if (!trade) throw new WireError(`aggTrades: malformed row ${JSON.stringify(row)}`);
+    if (!trade) throw new WireError(`aggTrades ${symbol}: malformed row ${JSON.stringify(row)}`);
     const previous = trades.at(-1);
     if (previous && trade.id <= previous.id) {
-      throw new WireError(`aggTrades: ids must increase, got ${trade.id} after ${previous.id}`);
+      throw new WireError(`aggTrades ${symbol}: ids must increase, got ${trade.id} after ${previous.id}`);
     }
     trades.push(trade);
   }
@@ -134,10 +134,10 @@ export function parseAggTradeRows(body: unknown, symbol: string): Trade[] {
  * UnsupportedValueError for a price too large to hold exactly.
  */
 export function parseKlineRows(body: unknown, symbol: string): Kline[] {
-  if (!Array.isArray(body)) throw new WireError(`klines: expected a JSON array, got ${describe(body)}`);
+  if (!Array.isArray(body)) throw new WireError(`klines ${symbol}: expected a JSON array, got ${describe(body)}`);
   return body.map((row: unknown) => {
     const kline = Array.isArray(row) ? klineFrom(row, symbol) : null;
-    if (!kline) throw new WireError(`klines: malformed row ${JSON.stringify(row)}`);
+    if (!kline) throw new WireError(`klines ${symbol}: malformed row ${JSON.stringify(row)}`);
     return kline;
   });
 }
