@@ -8,6 +8,7 @@ import { actingSub } from "../access.ts";
 import type { GatewayContext } from "../context.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
 import { ApiError } from "../errors.ts";
+import { IMMUTABLE_BELOW_SEAM_MS, readSeam } from "../seam.ts";
 import { knownSymbol } from "./sessions.ts";
 
 /** A page that can no longer change is cached by the browser for a year; others are revalidated by ETag. */
@@ -88,21 +89,21 @@ export function bootstrapRoutes(app: FastifyInstance, ctx: GatewayContext): void
       }
       symbol = knownSymbol(ctx, symbol);
 
+      // The page covers ts <= newest. Rows there can still appear while a hole near the top of the table waits for
+      // the recorder, so only a page well below the seam is cached as immutable.
+      const newest = before !== undefined ? before - BAR_MS : toTs;
       // One row more than the page tells whether an older page exists, so the last page says null.
       const probe = Math.min(limit + 1, MAX_PAGE_LIMIT);
-      const [rows, lastStoredTs] = await Promise.all([
+      const [rows, seam] = await Promise.all([
         ctx.store.pageNewestFirst(symbol, { before, fromTs: fromTs ?? undefined, toTs: toTs ?? undefined, limit: probe }),
-        ctx.store.lastBarTs(symbol),
+        newest === null ? null : readSeam(ctx.store, symbol),
       ]);
       const bars = rows.slice(0, limit);
       const oldest = bars.at(-1);
       const hasOlder = rows.length > limit || (probe === limit && rows.length === limit);
       const nextCursor = hasOlder && oldest ? encodeCursor({ symbol, before: oldest.ts, fromTs, toTs }, ctx.cursorKey) : null;
       const body = JSON.stringify({ symbol, bars, next_cursor: nextCursor });
-
-      // The page covers ts <= newest; once that is at or below the table's last bar, no row in it can appear or change.
-      const newest = before !== undefined ? before - BAR_MS : toTs;
-      const immutable = newest !== null && lastStoredTs !== null && newest <= lastStoredTs;
+      const immutable = newest !== null && seam !== null && newest <= seam - IMMUTABLE_BELOW_SEAM_MS;
       const etag = etagOf(body);
       // Sent pre-serialized (the ETag is the hash of these exact bytes), so through the untyped reply.
       const raw = reply as FastifyReply;

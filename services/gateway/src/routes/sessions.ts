@@ -10,6 +10,7 @@ import {
 } from "@gapfill/contracts";
 import type { GatewayContext } from "../context.ts";
 import { ApiError } from "../errors.ts";
+import { readSeam } from "../seam.ts";
 
 const errorResponses = {
   400: errorBodySchema,
@@ -48,7 +49,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     {
       config: { access: "bearer", rateLimit: { max: ctx.config.SESSION_START_PER_MINUTE, timeWindow: 60_000 } },
       schema: {
-        summary: "Start a session: learn the table's last bar time and the stream and bootstrap URLs",
+        summary: "Start a session: learn where bootstrap ends and the gap stream begins, and their URLs",
         tags: ["sessions"],
         security: [{ bearer: [] }],
         body: sessionStartRequestSchema.nullish(),
@@ -58,8 +59,9 @@ export function sessionRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     async (request, reply) => {
       const symbol = knownSymbol(ctx, request.body?.symbol);
       const base = publicBase(ctx, request);
-      const lastTs = await ctx.store.lastBarTs(symbol);
-      const record = await ctx.sessions.start(request.user!.sub, symbol, lastTs);
+      // Not simply the newest bar: a hole the recorder has yet to fill must lie above the seam, in the gap stream.
+      const seam = await readSeam(ctx.store, symbol);
+      const record = await ctx.sessions.start(request.user!.sub, symbol, seam);
       ctx.metrics.sessionsStarted.inc();
       request.log.info({ sub: record.sub, symbol, session: record.session_id.slice(0, 6) }, "session started");
       const query = `session_id=${record.session_id}`;
