@@ -1,20 +1,23 @@
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BAR_MS, type BootstrapPage, type ClosedBar, type SessionStartResponse } from "@gapfill/contracts";
-import { TEST_SERIES_START, testBars } from "@gapfill/kit/testing";
+import { BAR_MS, lastClosedBarTs, type BootstrapPage, type ClosedBar, type SessionStartResponse } from "@gapfill/contracts";
+import { TEST_SERIES_START, testBars, waitFor } from "@gapfill/kit/testing";
 import { createGatewayTestEnv, startGateway, SYMBOL, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
-import { LOCAL_SECRET, localToken } from "./support/session.ts";
+import { RawSseClient } from "./support/sse.ts";
+import { LOCAL_SECRET, localToken, startSession } from "./support/session.ts";
 
 let env: GatewayTestEnv;
 let gw: RunningGateway;
 let bearer: Record<string, string>;
 const stored = testBars(SYMBOL, TEST_SERIES_START, 12_345, 3);
 const newestFirst = [...stored].reverse();
+/** A symbol whose table is empty when the test starts. */
+const EMPTY = "ETHUSDT";
 
 beforeAll(async () => {
   env = await createGatewayTestEnv();
   await env.store.upsertBars(stored);
-  gw = await startGateway(env, { config: env.config({ LOCAL_JWT_SECRET: LOCAL_SECRET }) });
+  gw = await startGateway(env, { config: env.config({ LOCAL_JWT_SECRET: LOCAL_SECRET, BINANCE_SYMBOL: `${SYMBOL},${EMPTY}` }), listen: true });
   bearer = { authorization: `Bearer ${await localToken("walker")}` };
 });
 
@@ -80,6 +83,24 @@ describe("GET /bootstrap", () => {
     expect(bars).toEqual(newestFirst);
     const { body } = await page("limit=1");
     expect(body!.bars[0]!.ts).toBe(later.at(-1)!.ts);
+  });
+
+  it("with a session started on an empty table, serves no bars unless to_ts is given: the gap stream has them all", async () => {
+    const bars = testBars(EMPTY, lastClosedBarTs(Date.now()) - 20 * BAR_MS, 10, 4);
+    await env.publishBars(bars);
+    const session = await startSession(gw.url, await localToken("walker"), { symbol: EMPTY });
+    expect(session.supabase_last_ts).toBeNull();
+    // The recorder writes the bars after the session started.
+    await env.store.upsertBars(bars);
+    const { response, body } = await page(`session_id=${session.session_id}`, {});
+    expect(body).toEqual({ symbol: EMPTY, bars: [], next_cursor: null });
+    expect(response.headers["cache-control"]).toBe("private, no-cache");
+    const stream = await RawSseClient.open(`${session.stream_url}&to_ts=${bars.at(-1)!.ts}`);
+    await waitFor(() => stream.closed, { what: "the gap stream to reach to_ts" });
+    expect(stream.named("bar").map((e) => JSON.parse(e.data) as ClosedBar)).toEqual(bars);
+    // An explicit to_ts still reads the table.
+    const bounded = await page(`session_id=${session.session_id}&to_ts=${bars.at(-1)!.ts}`, {});
+    expect(bounded.body!.bars).toEqual([...bars].reverse());
   });
 
   it("marks pages that can no longer change as long-lived, revalidates the others by ETag", async () => {

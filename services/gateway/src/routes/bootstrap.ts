@@ -49,8 +49,8 @@ export function bootstrapRoutes(app: FastifyInstance, ctx: GatewayContext): void
       schema: {
         summary: "History from price_15s, newest to oldest, one keyset page at a time",
         description:
-          "Follow next_cursor until it is null. With a session and no to_ts, pages end at the session's supabase_last_ts, " +
-          "so bootstrap and the gap stream meet without overlap.",
+          "Follow next_cursor until it is null. With a session and no to_ts, pages end at the session's supabase_last_ts " +
+          "(none at all when it is null), so bootstrap and the gap stream meet without overlap.",
         tags: ["bars"],
         security: [{ bearer: [] }, { session: [] }],
         querystring: bootstrapQuerySchema,
@@ -88,6 +88,9 @@ export function bootstrapRoutes(app: FastifyInstance, ctx: GatewayContext): void
         toTs = query.to_ts ?? request.session?.supabase_last_ts ?? null;
       }
       symbol = knownSymbol(ctx, symbol);
+      // A session started on an empty table has its gap stream replay everything JetStream holds: bootstrap adds
+      // nothing, or the two would overlap.
+      const streamHasAll = query.cursor === undefined && query.to_ts === undefined && request.session?.supabase_last_ts === null;
 
       // The page covers ts <= newest. Rows there can still appear while a hole near the top of the table waits for
       // the recorder, so only a page well below the seam is cached as immutable.
@@ -95,7 +98,9 @@ export function bootstrapRoutes(app: FastifyInstance, ctx: GatewayContext): void
       // One row more than the page tells whether an older page exists, so the last page says null.
       const probe = Math.min(limit + 1, MAX_PAGE_LIMIT);
       const [rows, seam] = await Promise.all([
-        ctx.store.pageNewestFirst(symbol, { before, fromTs: fromTs ?? undefined, toTs: toTs ?? undefined, limit: probe }),
+        streamHasAll
+          ? []
+          : ctx.store.pageNewestFirst(symbol, { before, fromTs: fromTs ?? undefined, toTs: toTs ?? undefined, limit: probe }),
         newest === null ? null : readSeam(ctx.store, symbol),
       ]);
       const bars = rows.slice(0, limit);
