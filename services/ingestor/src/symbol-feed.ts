@@ -14,7 +14,7 @@ import { BAR_MS, type FormingBar } from "@gapfill/contracts";
 import type { Logger } from "@gapfill/kit";
 import { BarAggregator } from "./aggregate.ts";
 import { backfillFromKlines, findSeamTrades } from "./backfill.ts";
-import { PAGE_LIMIT, RestStoppedError, type BinanceRest } from "./binance/rest.ts";
+import { backoffMs, PAGE_LIMIT, RestStoppedError, type BinanceRest } from "./binance/rest.ts";
 import type { Trade } from "./binance/wire.ts";
 import { TradeSequencer } from "./continuity.ts";
 import { scaledFromNumber } from "./exact.ts";
@@ -54,6 +54,12 @@ export interface SymbolFeedDeps {
 }
 
 type FeedState = "starting" | "backfilling" | "live" | "stopped";
+
+/** Longest wait between two asks while REST lists less than the WebSocket sent. */
+const REST_BEHIND_MAX_WAIT_MS = 5000;
+/** REST is normally behind by well under this (wall time); past it, the wait is logged, then once a minute. */
+const REST_BEHIND_WARN_AFTER_MS = 5000;
+const REST_BEHIND_WARN_EVERY_MS = 60_000;
 
 export class SymbolFeed {
   private state: FeedState = "starting";
@@ -215,6 +221,10 @@ export class SymbolFeed {
   /**
    * Pages REST aggTrades by id from the last id passed on until a short page: every trade that existed when the
    * last page was asked for is then folded in, and bars that ended before that moment (less the grace) close.
+   *
+   * Ids in a hole are stepped over only when a page lists an id past them: that is proof they do not exist. A
+   * short page that ends before a held trade proves nothing (REST lists it later than the WebSocket sent it), so
+   * the catch-up asks again, backing off up to REST_BEHIND_MAX_WAIT_MS, for as long as it takes.
    */
   private async catchUpOnce(reason: CatchUpReason): Promise<void> {
     const { symbol, rest, clock, metrics, timing } = this.deps;
@@ -222,6 +232,8 @@ export class SymbolFeed {
     const hole = sequencer.hole();
     metrics.repairs.inc({ symbol, reason });
     let fetched = 0;
+    let behindSince: number | null = null;
+    let lastBehindWarning = 0;
     for (let restBehind = 0; this.state === "live"; ) {
       const fromId = sequencer.lastPassedId! + 1;
       const askedAt = clock();
@@ -234,13 +246,19 @@ export class SymbolFeed {
       if (page.length >= PAGE_LIMIT) continue;
       const stillMissing = sequencer.hole();
       if (stillMissing) {
-        // The WebSocket delivered a trade REST does not list yet. Give REST a moment; then take the ids as absent.
-        if (++restBehind <= 3) {
-          await sleep(200, undefined, { signal: this.stopping.signal }).catch(() => undefined);
-          continue;
+        // The WebSocket delivered a trade REST does not list yet: wait for REST, however long it takes.
+        const wallNow = Date.now();
+        behindSince ??= wallNow;
+        if (wallNow - behindSince >= REST_BEHIND_WARN_AFTER_MS && wallNow - lastBehindWarning >= REST_BEHIND_WARN_EVERY_MS) {
+          lastBehindWarning = wallNow;
+          this.log.warn(
+            { ...stillMissing, behindForMs: wallNow - behindSince },
+            "REST does not list ids before a trade the WebSocket sent: waiting for it (bars after the hole wait too)",
+          );
         }
-        this.log.warn(stillMissing, "ids missing on REST as well: treating them as not existing");
-        this.fold(sequencer.settleThrough(stillMissing.toId));
+        const waitMs = backoffMs(++restBehind, 100, REST_BEHIND_MAX_WAIT_MS);
+        await sleep(waitMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+        continue;
       }
       this.aggregator!.closeThrough(askedAt - timing.graceMs);
       this.deps.publisher.enqueue(this.aggregator!.takeClosed());

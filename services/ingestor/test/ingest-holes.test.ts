@@ -1,0 +1,88 @@
+import { afterEach, expect, it } from "vitest";
+import { BAR_MS, barOpenTime } from "@gapfill/contracts";
+import { waitFor } from "@gapfill/kit/testing";
+import { createWorld, expectSeriesMatchesTruth, SYMBOL, waitForBarAt, type IngestWorld } from "./support/harness.ts";
+import { startRecordingProxy } from "./support/recording-proxy.ts";
+
+interface RestRow {
+  a: number;
+  f: number;
+  l: number;
+  T: number;
+}
+
+let world: IngestWorld | undefined;
+let proxy: Awaited<ReturnType<typeof startRecordingProxy>> | undefined;
+afterEach(async () => {
+  await world?.cleanup();
+  await proxy?.close();
+  world = proxy = undefined;
+});
+
+/** aggTrades answers without the rows `hide` picks, as if REST did not list those ids (yet, or at all). */
+async function startWorld(hide: (id: number) => boolean): Promise<{ world: IngestWorld; restUrl: string }> {
+  world = await createWorld({ historyHours: 1, speed: 10 });
+  proxy = await startRecordingProxy(world.sim.restUrl, {
+    rewrite: (path, body) =>
+      path.startsWith("/api/v3/aggTrades") ? JSON.stringify((JSON.parse(body) as RestRow[]).filter((row) => !hide(row.a))) : body,
+  });
+  return { world, restUrl: proxy.url };
+}
+
+/** An id the simulator has not reached yet: far enough ahead that a fault set now catches it. */
+async function upcomingId(world: IngestWorld): Promise<number> {
+  const [newest] = (await (await fetch(`${world.sim.restUrl}/api/v3/aggTrades?symbol=${SYMBOL}&limit=1`)).json()) as RestRow[];
+  return newest!.a + 50;
+}
+
+/** REST requests by id from `id` whose answer was complete. */
+const requestsFrom = (id: number) => proxy!.log.filter((e) => e.path.includes(`fromId=${id}&`) || e.path.endsWith(`fromId=${id}`)).length;
+
+it("waits for REST to list a trade the WebSocket skipped, however long REST lags, instead of stepping over it", async () => {
+  let lagFrom = Infinity;
+  const { world, restUrl } = await startWorld((id) => id >= lagFrom);
+  const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.05", BINANCE_REST_URL: restUrl });
+  await ingestor.live;
+  // Trade `missing` never comes on the WebSocket, and REST does not list it (nor anything after it) for a while.
+  const missing = await upcomingId(world);
+  world.sim.setFaults({ wsWithholdIds: [missing] });
+  lagFrom = missing;
+  // Well past the grace period (1 s market time, 0.1 s here) and past any fixed number of quick retries.
+  await waitFor(() => requestsFrom(missing) >= 6, { timeoutMs: 30_000, intervalMs: 50, what: "six catch-ups from the missing id" });
+  expect(world.sim.stats().ws.withheldIds).toContain(missing);
+  lagFrom = Infinity;
+  const series = await waitForBarAt(world, barOpenTime(world.sim.clock()) + 3 * BAR_MS);
+  expectSeriesMatchesTruth(series, world.sim);
+  const [withMissing] = series.filter(({ bar }) => bar.first_agg_id !== null && bar.first_agg_id <= missing && missing <= bar.last_agg_id!);
+  expect(withMissing, "the bar holding the missing trade was built from trades").toBeDefined();
+}, 60_000);
+
+it("steps over ids Binance never assigned once REST lists an id past them", async () => {
+  let gone = { from: Infinity, to: Infinity };
+  const { world, restUrl } = await startWorld((id) => id >= gone.from && id <= gone.to);
+  const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.05", BINANCE_REST_URL: restUrl });
+  await ingestor.live;
+  // Three ids exist nowhere the ingestor can see: not on the WebSocket, not on REST.
+  const first = await upcomingId(world);
+  gone = { from: first, to: first + 2 };
+  world.sim.setFaults({ wsWithholdIds: [first, first + 1, first + 2] });
+  const series = await waitForBarAt(world, barOpenTime(world.sim.clock()) + 6 * BAR_MS);
+
+  // The simulator did trade them, so its ground truth has them: the bars they fall in differ by exactly them.
+  const rows = (await (await fetch(`${world.sim.restUrl}/api/v3/aggTrades?symbol=${SYMBOL}&fromId=${first}&limit=3`)).json()) as RestRow[];
+  const goneTrades = new Map<number, number>();
+  for (const row of rows) goneTrades.set(barOpenTime(row.T), (goneTrades.get(barOpenTime(row.T)) ?? 0) + (row.f < 0 ? 0 : row.l - row.f + 1));
+  expect(series.at(-1)!.bar.ts).toBeGreaterThan(Math.max(...goneTrades.keys()));
+  let from = 0;
+  series.forEach((record, i) => {
+    const missingTrades = goneTrades.get(record.bar.ts);
+    if (missingTrades === undefined) return;
+    const truth = world.sim.groundTruth(SYMBOL, record.bar.ts, record.bar.ts + BAR_MS)[0]!;
+    expect(record.bar.trades).toBe(truth.trades - missingTrades);
+    // Every other bar equals the truth.
+    if (i > from) expectSeriesMatchesTruth(series.slice(from, i), world.sim);
+    from = i + 1;
+  });
+  expect(from).toBeGreaterThan(0);
+  expectSeriesMatchesTruth(series.slice(from), world.sim);
+}, 60_000);
