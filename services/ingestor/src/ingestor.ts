@@ -10,6 +10,7 @@ import { createMetricsRegistry, type Logger, type NatsConnection, type Registry 
 import { BinanceRest, RestStoppedError } from "./binance/rest.ts";
 import { parseAggTradeFrame, type Trade } from "./binance/wire.ts";
 import { TradeSocket } from "./binance/ws.ts";
+import { MarketClock } from "./market-clock.ts";
 import { createIngestorMetrics } from "./metrics.ts";
 import { BarPublisher, readLastBar, type StoredBar } from "./publish.ts";
 import { SymbolFeed, type FeedTiming } from "./symbol-feed.ts";
@@ -31,6 +32,9 @@ export interface IngestorTuning {
   tickMs: number;
 }
 
+/** How often the clock offset to Binance is measured again (wall time). */
+const CLOCK_CHECK_EVERY_MS = 3_600_000;
+
 const DEFAULT_TUNING: IngestorTuning = {
   wsMaxConnectionMs: (23 * 60 + 50) * 60_000,
   wsStaleAfterMs: 60_000,
@@ -45,7 +49,10 @@ export interface IngestorDeps {
   config: IngestorConfig;
   nc: NatsConnection;
   log: Logger;
-  /** Market time in epoch ms (default Date.now); tests pass the simulator's clock. */
+  /**
+   * The host clock in epoch ms (default Date.now); tests pass the simulator's clock. Market time is this clock
+   * corrected by its measured offset from Binance's.
+   */
   clock?: () => number;
   registry?: Registry;
   tuning?: Partial<IngestorTuning>;
@@ -71,7 +78,9 @@ export interface RunningIngestor {
 
 export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor> {
   const { config, nc, log } = deps;
-  const clock = deps.clock ?? Date.now;
+  const hostClock = deps.clock ?? Date.now;
+  const marketClock = new MarketClock(hostClock);
+  const clock = marketClock.now;
   const tuning = { ...DEFAULT_TUNING, ...deps.tuning };
   const names = natsNames(config.NATS_NAMESPACE);
   const js = jetstream(nc);
@@ -88,6 +97,7 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
   const rest = new BinanceRest({
     baseUrl: config.BINANCE_REST_URL,
     log: log.child({ component: "rest" }),
+    clock: hostClock,
     onResponse: ({ endpoint, status, usedWeight }) => {
       metrics.restRequests.inc({ endpoint, status: String(status) });
       if (usedWeight !== null) metrics.restWeightUsed.set(usedWeight);
@@ -177,10 +187,27 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
     resumeFrom.set(feed, last);
   }
 
+  /** Measures the host clock's offset from Binance's and corrects market time by it. */
+  const checkClock = async () => {
+    const sample = await rest.serverTime();
+    const offsetMs = marketClock.correct(sample);
+    metrics.clockOffset.set(offsetMs / 1000);
+    const fields = { offsetMs, roundTripMs: sample.receivedAt - sample.sentAt };
+    if (Math.abs(offsetMs) > config.BAR_CLOSE_GRACE_MS / 2) {
+      log.warn(fields, "the host clock is off Binance's by more than half BAR_CLOSE_GRACE_MS: market time follows Binance's; fix the host's time sync");
+    } else {
+      log.info(fields, "clock offset to Binance");
+    }
+  };
+  let clockChecks: NodeJS.Timeout | null = null;
+
   const started = (async () => {
     // First the budget, which also checks every symbol: an unknown one ends the start here, with Binance's answer.
     log.info(await rest.learnWeightLimit(config.BINANCE_SYMBOL), "REST weight budget");
+    // Then the clock, before any bar boundary is worked out.
+    await checkClock();
     if (stopping) return;
+    clockChecks = setInterval(() => checkClock().catch(fatal), CLOCK_CHECK_EVERY_MS);
     // The socket opens before the backfill, so live trades are held (by id) while history is being built.
     socket.start();
     const freshStartTs = barOpenTime(clock() - backfillMs);
@@ -204,6 +231,7 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
       (stopped ??= (async () => {
         stopping = true;
         clearInterval(ticker);
+        if (clockChecks) clearInterval(clockChecks);
         for (const feed of feeds.values()) feed.stop();
         rest.stop();
         await socket.stop();

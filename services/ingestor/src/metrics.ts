@@ -53,6 +53,11 @@ export function createIngestorMetrics(registry: Registry, lastBarLags: () => Ite
       help: "WebSocket connections opened after the first",
       registers,
     }),
+    clockOffset: new Gauge({
+      name: "ingestor_clock_offset_seconds",
+      help: "Binance's clock minus the host's, as last measured; market time is corrected by it",
+      registers,
+    }),
     lastBarLag: new Gauge({
       name: "ingestor_last_bar_lag_seconds",
       help: "Time between now and the end of the last bar published, per symbol",

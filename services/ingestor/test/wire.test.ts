@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseAggTradeFrame, parseAggTradeRows, parseKlineRows, UnsupportedValueError, WireError } from "../src/binance/wire.ts";
+import { parseAggTradeFrame, parseAggTradeRows, parseKlineRows, parseServerTime, UnsupportedValueError, WireError } from "../src/binance/wire.ts";
 
 const event = {
   e: "aggTrade",
@@ -114,5 +114,12 @@ describe("REST rows", () => {
     expect(parseKlineRows([kline], "BTCUSDT")[0]).toMatchObject({ volume: 12_345_678_901_212_345_678n, takerBuyVolume: 10_000_000_000_000_001n });
     const pricey = kline.map((field, i) => (i === 2 ? "100000000.00000000" : field));
     expect(() => parseKlineRows([pricey], "BTCUSDT")).toThrow(/BTCUSDT kline 1000: high 100000000\.00000000 is too large/);
+  });
+});
+
+describe("server time", () => {
+  it("reads serverTime in epoch ms and refuses anything else", () => {
+    expect(parseServerTime({ serverTime: 1_700_000_000_123 })).toBe(1_700_000_000_123);
+    for (const bad of [{}, { serverTime: "1700000000123" }, { serverTime: 1.5 }, null, []]) expect(() => parseServerTime(bad)).toThrow(WireError);
   });
 });

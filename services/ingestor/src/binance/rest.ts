@@ -9,14 +9,15 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@gapfill/kit";
-import { parseAggTradeRows, parseKlineRows, WireError, type Kline, type Trade } from "./wire.ts";
+import type { ServerTimeSample } from "../market-clock.ts";
+import { parseAggTradeRows, parseKlineRows, parseServerTime, WireError, type Kline, type Trade } from "./wire.ts";
 
 /** Binance's REQUEST_WEIGHT limit per minute per IP, used until exchangeInfo says otherwise. */
 const DEFAULT_WEIGHT_LIMIT = 6000;
 /** Most rows one aggTrades or klines request returns. */
 export const PAGE_LIMIT = 1000;
 
-const WEIGHT = { aggTrades: 4, klines: 2, exchangeInfo: 20 } as const;
+const WEIGHT = { aggTrades: 4, klines: 2, exchangeInfo: 20, time: 1 } as const;
 export type RestEndpoint = keyof typeof WEIGHT;
 
 export interface RestResponseInfo {
@@ -33,6 +34,15 @@ export interface BinanceRestOptions {
   budgetShare?: number;
   timeoutMs?: number;
   onResponse?: (info: RestResponseInfo) => void;
+  /** The host clock the time endpoint's round trip is measured on (default Date.now). */
+  clock?: () => number;
+}
+
+/** A parsed answer and when, on the host clock, its request left and its headers came back. */
+interface Answer {
+  body: unknown;
+  sentAt: number;
+  receivedAt: number;
 }
 
 export interface AggTradesQuery {
@@ -95,7 +105,7 @@ export class BinanceRest {
     if (query.fromId !== undefined) params.fromId = query.fromId;
     if (query.startTime !== undefined) params.startTime = query.startTime;
     if (query.endTime !== undefined) params.endTime = query.endTime;
-    return parseAggTradeRows(await this.get("aggTrades", "/api/v3/aggTrades", params), query.symbol);
+    return parseAggTradeRows((await this.get("aggTrades", "/api/v3/aggTrades", params)).body, query.symbol);
   }
 
   /** 1 s klines with open time in [startTime, endTime]. */
@@ -107,7 +117,13 @@ export class BinanceRest {
       endTime: query.endTime,
       limit: query.limit ?? PAGE_LIMIT,
     };
-    return parseKlineRows(await this.get("klines", "/api/v3/klines", params), query.symbol);
+    return parseKlineRows((await this.get("klines", "/api/v3/klines", params)).body, query.symbol);
+  }
+
+  /** Binance's clock, with the round trip it was read within (for the market clock's offset). */
+  async serverTime(): Promise<ServerTimeSample> {
+    const { body, sentAt, receivedAt } = await this.get("time", "/api/v3/time", {});
+    return { serverTime: parseServerTime(body), sentAt, receivedAt };
   }
 
   /**
@@ -116,7 +132,7 @@ export class BinanceRest {
    * too: an unknown one is refused (-1121) with a RestRequestError.
    */
   async learnWeightLimit(symbols: readonly string[]): Promise<{ weightLimit: number; windowMs: number }> {
-    const info = (await this.get("exchangeInfo", "/api/v3/exchangeInfo", { symbols: JSON.stringify(symbols) })) as {
+    const info = (await this.get("exchangeInfo", "/api/v3/exchangeInfo", { symbols: JSON.stringify(symbols) })).body as {
       rateLimits?: { rateLimitType?: string; interval?: string; intervalNum?: number; limit?: number }[];
     } | null;
     const rule = info?.rateLimits?.find((r) => r.rateLimitType === "REQUEST_WEIGHT" && r.interval! in INTERVAL_MS);
@@ -132,7 +148,7 @@ export class BinanceRest {
     this.stopping.abort();
   }
 
-  private get(endpoint: RestEndpoint, path: string, params: Record<string, number | string>): Promise<unknown> {
+  private get(endpoint: RestEndpoint, path: string, params: Record<string, number | string>): Promise<Answer> {
     const url = new URL(path, this.options.baseUrl);
     for (const [key, value] of Object.entries(params)) url.searchParams.set(key, String(value));
     const result = this.tail.then(() => this.send(endpoint, url));
@@ -140,8 +156,9 @@ export class BinanceRest {
     return result;
   }
 
-  private async send(endpoint: RestEndpoint, url: URL): Promise<unknown> {
+  private async send(endpoint: RestEndpoint, url: URL): Promise<Answer> {
     const { log } = this.options;
+    const clock = this.options.clock ?? Date.now;
     let failures = 0;
     /** A failure a later attempt may not meet: wait (longer each time) and go again. */
     const backOff = async (fields: Record<string, unknown>, message: string) => {
@@ -155,12 +172,14 @@ export class BinanceRest {
       await this.waitForBudget(WEIGHT[endpoint]);
       const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.timeoutMs)]);
       let response: Response;
+      const sentAt = clock();
       try {
         response = await fetch(url, { headers: { accept: "application/json" }, signal });
       } catch (error) {
         await backOff({ err: (error as Error).message }, "REST request failed");
         continue;
       }
+      const receivedAt = clock();
       const usedWeight = this.noteUsedWeight(response);
       this.options.onResponse?.({ endpoint, status: response.status, usedWeight });
       let body: string;
@@ -191,7 +210,7 @@ export class BinanceRest {
       }
       if (!response.ok) throw new RestRequestError(response.status, body, `${url.pathname}${url.search}`);
       try {
-        return JSON.parse(body);
+        return { body: JSON.parse(body) as unknown, sentAt, receivedAt };
       } catch {
         throw new WireError(`${url.pathname}${url.search} answered ${response.status} with a body that is not JSON: ${body.slice(0, 200)}`);
       }

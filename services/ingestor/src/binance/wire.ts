@@ -1,6 +1,7 @@
 /**
  * The one place that knows Binance's wire formats: REST aggTrade rows, WebSocket aggTrade frames (plain and
- * combined-stream wrapped) and 1 s kline rows, turned into normalized records with exact scaled integers.
+ * combined-stream wrapped), 1 s kline rows and the server time, turned into normalized records with exact scaled
+ * integers.
  * Nothing downstream sees a Binance field name.
  */
 import { isBeyondScaled, parseQuoteScaled, parseScaled, parseScaledBig } from "../exact.ts";
@@ -158,6 +159,15 @@ function klineFrom(row: unknown[], symbol: string): Kline | null {
   if (v === null || tb === null || quote === null) return null;
   const [o, h, l, c] = scaled as [number, number, number, number];
   return { openTime, open: o, high: h, low: l, close: c, volume: v, quoteVolume: quote, trades, takerBuyVolume: tb };
+}
+
+/** The body of `GET /api/v3/time` → Binance's clock in epoch ms. Throws WireError on anything else. */
+export function parseServerTime(body: unknown): number {
+  const serverTime = typeof body === "object" && body !== null ? (body as { serverTime?: unknown }).serverTime : undefined;
+  if (typeof serverTime !== "number" || !Number.isSafeInteger(serverTime)) {
+    throw new WireError(`time: expected {"serverTime": <epoch ms>}, got ${describe(body)}`);
+  }
+  return serverTime;
 }
 
 function describe(value: unknown): string {

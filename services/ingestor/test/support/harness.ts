@@ -24,8 +24,11 @@ export interface IngestWorld {
   sim: RunningSim;
   /** The ingestor's validated config for this world, with `env` on top. */
   config(env?: Record<string, string>): IngestorConfig;
-  /** Starts an ingestor in-process on the simulator's clock; stopped by `cleanup()` unless stopped before. */
-  startIngestor(env?: Record<string, string>, tuning?: Partial<IngestorTuning>): Promise<RunningIngestor>;
+  /**
+   * Starts an ingestor in-process with the simulator's clock as its host clock (or `hostClock`, to play a host
+   * whose clock is off); stopped by `cleanup()` unless stopped before.
+   */
+  startIngestor(env?: Record<string, string>, tuning?: Partial<IngestorTuning>, hostClock?: () => number): Promise<RunningIngestor>;
   cleanup(): Promise<void>;
 }
 
@@ -51,12 +54,12 @@ export async function createWorld(simOptions: SimOptions): Promise<IngestWorld> 
     nc,
     sim,
     config,
-    async startIngestor(env = {}, tuning = {}) {
+    async startIngestor(env = {}, tuning = {}, hostClock = sim.clock) {
       const ingestor = await startIngestor({
         config: config(env),
         nc,
         log: testLogger(`ingestor-${ingestors.length + 1}`),
-        clock: sim.clock,
+        clock: hostClock,
         tuning,
       });
       ingestors.push(ingestor);
