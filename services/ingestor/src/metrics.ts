@@ -19,6 +19,12 @@ export function createIngestorMetrics(registry: Registry, lastBarLags: () => Ite
       labelNames: ["symbol"] as const,
       registers,
     }),
+    tradesFuture: new Counter({
+      name: "ingestor_trades_future_total",
+      help: "Aggregate trades dropped because their time was more than 5 s past market time",
+      labelNames: ["symbol"] as const,
+      registers,
+    }),
     barsPublished: new Counter({
       name: "ingestor_bars_published_total",
       help: "Closed bars acknowledged by JetStream (including ones another ingestor had already stored)",

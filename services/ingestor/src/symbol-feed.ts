@@ -55,6 +55,12 @@ export interface SymbolFeedDeps {
 
 type FeedState = "starting" | "backfilling" | "live" | "stopped";
 
+/**
+ * A trade dated more than this past market time is dropped: folding it in would close every bar up to it. Binance
+ * stamps trades on its own clock, which market time follows, so only a bad record is this far ahead.
+ */
+const FUTURE_TRADE_MARGIN_MS = 5000;
+
 /** Longest wait between two asks while REST lists less than the WebSocket sent. */
 const REST_BEHIND_MAX_WAIT_MS = 5000;
 /** REST is normally behind by well under this (wall time); past it, the wait is logged, then once a minute. */
@@ -77,12 +83,14 @@ export class SymbolFeed {
   private readonly wsTrades;
   private readonly restTrades;
   private readonly duplicates;
+  private readonly futureTrades;
 
   constructor(private readonly deps: SymbolFeedDeps) {
     this.log = deps.log.child({ symbol: deps.symbol });
     this.wsTrades = deps.metrics.tradesIn.labels(deps.symbol, "ws");
     this.restTrades = deps.metrics.tradesIn.labels(deps.symbol, "rest");
     this.duplicates = deps.metrics.tradesDuplicate.labels(deps.symbol);
+    this.futureTrades = deps.metrics.tradesFuture.labels(deps.symbol);
   }
 
   /**
@@ -171,8 +179,18 @@ export class SymbolFeed {
 
   /** Trades in sequence → aggregator → closed bars → publisher. */
   private fold(trades: readonly Trade[]): void {
+    if (trades.length === 0) return;
     const aggregator = this.aggregator!;
+    const horizon = this.deps.clock() + FUTURE_TRADE_MARGIN_MS;
     for (const trade of trades) {
+      if (trade.time > horizon) {
+        this.futureTrades.inc();
+        this.log.error(
+          { id: trade.id, time: trade.time, marketTime: horizon - FUTURE_TRADE_MARGIN_MS },
+          "trade dated more than 5 s past market time: dropped (it is missing from its bar)",
+        );
+        continue;
+      }
       if (aggregator.addTrade(trade) === "late") {
         this.log.error(
           { id: trade.id, time: trade.time, formingTs: aggregator.formingTs },

@@ -1,7 +1,7 @@
 import { afterEach, expect, it } from "vitest";
 import { BAR_MS, barOpenTime } from "@gapfill/contracts";
 import { waitFor } from "@gapfill/kit/testing";
-import { createWorld, expectSeriesMatchesTruth, SYMBOL, waitForBarAt, type IngestWorld } from "./support/harness.ts";
+import { createWorld, expectSeriesMatchesTruth, metricValue, SYMBOL, waitForBarAt, type IngestWorld } from "./support/harness.ts";
 import { startRecordingProxy } from "./support/recording-proxy.ts";
 
 interface RestRow {
@@ -11,6 +11,8 @@ interface RestRow {
   T: number;
 }
 
+const DAY_MS = 86_400_000;
+
 let world: IngestWorld | undefined;
 let proxy: Awaited<ReturnType<typeof startRecordingProxy>> | undefined;
 afterEach(async () => {
@@ -19,12 +21,17 @@ afterEach(async () => {
   world = proxy = undefined;
 });
 
-/** aggTrades answers without the rows `hide` picks, as if REST did not list those ids (yet, or at all). */
-async function startWorld(hide: (id: number) => boolean): Promise<{ world: IngestWorld; restUrl: string }> {
+/**
+ * aggTrades answers with each row passed through `change`: null leaves it out, as if REST did not list that id
+ * (yet, or at all).
+ */
+async function startWorld(change: (row: RestRow) => RestRow | null): Promise<{ world: IngestWorld; restUrl: string }> {
   world = await createWorld({ historyHours: 1, speed: 10 });
   proxy = await startRecordingProxy(world.sim.restUrl, {
-    rewrite: (path, body) =>
-      path.startsWith("/api/v3/aggTrades") ? JSON.stringify((JSON.parse(body) as RestRow[]).filter((row) => !hide(row.a))) : body,
+    rewrite: (path, body) => {
+      if (!path.startsWith("/api/v3/aggTrades")) return body;
+      return JSON.stringify((JSON.parse(body) as RestRow[]).map(change).filter((row) => row !== null));
+    },
   });
   return { world, restUrl: proxy.url };
 }
@@ -40,7 +47,7 @@ const requestsFrom = (id: number) => proxy!.log.filter((e) => e.path.includes(`f
 
 it("waits for REST to list a trade the WebSocket skipped, however long REST lags, instead of stepping over it", async () => {
   let lagFrom = Infinity;
-  const { world, restUrl } = await startWorld((id) => id >= lagFrom);
+  const { world, restUrl } = await startWorld((row) => (row.a >= lagFrom ? null : row));
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.05", BINANCE_REST_URL: restUrl });
   await ingestor.live;
   // Trade `missing` never comes on the WebSocket, and REST does not list it (nor anything after it) for a while.
@@ -59,7 +66,7 @@ it("waits for REST to list a trade the WebSocket skipped, however long REST lags
 
 it("steps over ids Binance never assigned once REST lists an id past them", async () => {
   let gone = { from: Infinity, to: Infinity };
-  const { world, restUrl } = await startWorld((id) => id >= gone.from && id <= gone.to);
+  const { world, restUrl } = await startWorld((row) => (row.a >= gone.from && row.a <= gone.to ? null : row));
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.05", BINANCE_REST_URL: restUrl });
   await ingestor.live;
   // Three ids exist nowhere the ingestor can see: not on the WebSocket, not on REST.
@@ -85,4 +92,28 @@ it("steps over ids Binance never assigned once REST lists an id past them", asyn
   });
   expect(from).toBeGreaterThan(0);
   expectSeriesMatchesTruth(series.slice(from), world.sim);
+}, 60_000);
+
+it("drops and counts a trade dated far past market time instead of closing bars up to it", async () => {
+  let dated = Infinity;
+  const { world, restUrl } = await startWorld((row) => (row.a === dated ? { ...row, T: row.T + DAY_MS } : row));
+  const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.05", BINANCE_REST_URL: restUrl });
+  await ingestor.live;
+  // The WebSocket never sends this trade; REST lists it a day late.
+  dated = await upcomingId(world);
+  world.sim.setFaults({ wsWithholdIds: [dated] });
+  await waitFor(async () => (await metricValue(ingestor.registry, "ingestor_trades_future_total", { symbol: SYMBOL })) === 1, {
+    timeoutMs: 30_000,
+    what: "the trade dated a day ahead to be dropped",
+  });
+  const series = await waitForBarAt(world, barOpenTime(world.sim.clock()) + 3 * BAR_MS);
+  expect(series.at(-1)!.bar.ts).toBeLessThanOrEqual(world.sim.clock());
+  const [row] = (await (await fetch(`${world.sim.restUrl}/api/v3/aggTrades?symbol=${SYMBOL}&fromId=${dated}&limit=1`)).json()) as RestRow[];
+  const at = series.findIndex(({ bar }) => bar.ts === barOpenTime(row!.T));
+  const truth = world.sim.groundTruth(SYMBOL, barOpenTime(row!.T), barOpenTime(row!.T) + BAR_MS)[0]!;
+  // Its bar lacks just that trade; every other bar equals the truth.
+  expect(at).toBeGreaterThan(0);
+  expect(series[at]!.bar.trades).toBe(truth.trades - (row!.f < 0 ? 0 : row!.l - row!.f + 1));
+  expectSeriesMatchesTruth(series.slice(0, at), world.sim);
+  expectSeriesMatchesTruth(series.slice(at + 1), world.sim);
 }, 60_000);
