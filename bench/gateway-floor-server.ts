@@ -3,7 +3,7 @@
  * - holds SSE responses and, when told, writes one event string to all of them (the least any server must do
  *   to fan an event out);
  * - with FLOOR_NATS_NAMESPACE set, answers POST /session/start with only the two I/O calls a session start needs
- *   (the store's last bar time, a KV create) and no auth, validation or framework.
+ *   (the store's seam read, as the gateway makes it, and a KV create) and no auth, validation or framework.
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type ServerResponse } from "node:http";
@@ -12,6 +12,7 @@ import { Kvm, type KV } from "@nats-io/kv";
 import { natsNames } from "@gapfill/contracts";
 import { createLogger, openPostgresStore, type BarStore } from "@gapfill/kit";
 import { connectTestNats, TEST_DATABASE_URL } from "@gapfill/kit/testing";
+import { readSeam } from "../services/gateway/src/seam.ts";
 import { now } from "./gateway-support.ts";
 
 const responses = new Set<ServerResponse>();
@@ -33,7 +34,7 @@ const server = createServer((req, res) => {
   if (req.method === "POST" && kv && store) {
     req.resume();
     void (async () => {
-      const lastTs = await store.lastBarTs("BTCUSDT");
+      const lastTs = await readSeam(store, "BTCUSDT");
       const id = randomBytes(24).toString("base64url");
       await kv.create(id, JSON.stringify({ session_id: id, supabase_last_ts: lastTs }));
       res.writeHead(201, { "content-type": "application/json" }).end(JSON.stringify({ session_id: id, supabase_last_ts: lastTs }));
