@@ -15,7 +15,7 @@ afterEach(async () => {
 });
 
 function openSocket(sim: RunningSim, options: Partial<TradeSocketOptions> = {}) {
-  const seen = { frames: 0, opens: [] as boolean[], downs: 0, ids: [] as number[] };
+  const seen = { frames: 0, opens: [] as boolean[], ids: [] as number[] };
   socket = new TradeSocket({
     baseUrl: sim.wsUrl,
     symbols: ["BTCUSDT"],
@@ -26,7 +26,6 @@ function openSocket(sim: RunningSim, options: Partial<TradeSocketOptions> = {}) 
       if (trade) seen.ids.push(trade.id);
     },
     onOpen: ({ reconnect }) => seen.opens.push(reconnect),
-    onDown: () => seen.downs++,
     ...options,
   });
   socket.start();
@@ -35,25 +34,34 @@ function openSocket(sim: RunningSim, options: Partial<TradeSocketOptions> = {}) 
 
 describe("TradeSocket", () => {
   it("answers a fast-pinging server with payload-echoing pongs, never more than 4 a second", async () => {
-    sim = await startSim({ historyHours: 0.1, speed: 5, pingIntervalMs: 100, pongTimeoutMs: 1500, maxIncomingPerSecond: 5 });
+    // The server pings 10 times a second and cuts a client that sends more than 4 messages in any second.
+    sim = await startSim({ historyHours: 0.1, speed: 5, pingIntervalMs: 100, pongTimeoutMs: 1500, maxIncomingPerSecond: 4 });
     const seen = openSocket(sim);
     await waitFor(() => seen.opens.length === 1, { what: "the connection" });
     const openedAt = Date.now();
     await waitFor(() => Date.now() - openedAt > 3000, { timeoutMs: 5000, intervalMs: 200, what: "three seconds of pings" });
     const stats = sim.stats();
-    // A wrong payload would end in a pong timeout; more than 5 messages a second in a message-rate cut.
+    // A wrong payload or too few pongs would end in a pong timeout; a fifth message within a second in a message-rate cut.
     expect(stats.ws.cut).toEqual({ fault: 0, lifetime: 0, pongTimeout: 0, messageRate: 0 });
     expect(stats.ws.opened).toBe(1);
-    expect(seen.downs).toBe(0);
-    expect(seen.frames).toBeGreaterThan(0);
+    expect(socket!.downForMs()).toBe(0);
   });
 
   it("replaces its connection before the server's lifetime cut, without a moment down", async () => {
     sim = await startSim({ historyHours: 0.1, speed: 5, wsLifetimeMs: 900 });
     const seen = openSocket(sim, { maxConnectionMs: 600 });
-    await waitFor(() => sim!.stats().ws.opened >= 4, { timeoutMs: 8000, what: "four connections" });
+    // A moment down would last at least the first reconnect backoff (100 ms): sampling every 20 ms sees it.
+    let everDown = false;
+    const sampler = setInterval(() => {
+      if (seen.opens.length > 0 && socket!.downForMs() > 0) everDown = true;
+    }, 20);
+    try {
+      await waitFor(() => sim!.stats().ws.opened >= 4, { timeoutMs: 8000, what: "four connections" });
+    } finally {
+      clearInterval(sampler);
+    }
     expect(sim.stats().ws.cut.lifetime).toBe(0);
-    expect(seen.downs).toBe(0);
+    expect(everDown).toBe(false);
     expect(seen.opens[0]).toBe(false);
     expect(seen.opens.slice(1).every((reconnect) => reconnect)).toBe(true);
     // The overlap may repeat a frame, never skip one: the ids seen cover the whole span.
@@ -67,8 +75,7 @@ describe("TradeSocket", () => {
     await waitFor(() => seen.frames > 0, { what: "frames" });
     sim.setFaults({ dropNow: true });
     await waitFor(() => seen.opens.length === 2, { timeoutMs: 3000, what: "a reconnect" });
-    expect(seen.downs).toBe(1);
-    expect(socket!.connected).toBe(true);
+    expect(socket!.downForMs()).toBe(0);
 
     // The server goes away; in its place something that accepts TCP and hangs up at once.
     const port = Number(new URL(sim.wsUrl).port);
@@ -84,7 +91,7 @@ describe("TradeSocket", () => {
       // Waits of at least 100, 200, 400, 800, 1600 ms: no more than 5 attempts fit in 3 s.
       expect(attempts).toBeGreaterThanOrEqual(2);
       expect(attempts).toBeLessThanOrEqual(5);
-      expect(socket!.connected).toBe(false);
+      expect(socket!.downForMs()).toBeGreaterThan(3000);
     } finally {
       await new Promise<void>((resolve) => refuser.close(() => resolve()));
     }

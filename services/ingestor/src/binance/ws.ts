@@ -18,13 +18,14 @@ export interface TradeSocketOptions {
   onFrame: (raw: string) => void;
   /** A connection opened; `reconnect` is false only for the very first one. */
   onOpen?: (info: { reconnect: boolean }) => void;
-  /** The last open connection closed (the stream is down until the next onOpen). */
-  onDown?: () => void;
   /** Replace a connection this long after it opened; Binance cuts at 24 h (default 23 h 50 min). */
   maxConnectionMs?: number;
   /** A connection that has sent nothing (not even a ping) for this long is presumed dead (default 60 s). */
   staleAfterMs?: number;
-  /** Least time between two pongs (default 250 ms: at most 4 a second). */
+  /**
+   * Least time between two pongs (default 280 ms: at most 4 in any second as the server counts them, with room
+   * for the jitter between our timers and its reads that 250 ms would not leave).
+   */
   minPongIntervalMs?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
@@ -59,10 +60,6 @@ export class TradeSocket {
   /** Wall-clock ms since the stream went down, or 0 while a connection is open. */
   downForMs(now = Date.now()): number {
     return this.downSince === null ? 0 : now - this.downSince;
-  }
-
-  get connected(): boolean {
-    return this.active !== null;
   }
 
   start(): void {
@@ -142,7 +139,6 @@ export class TradeSocket {
       this.downSince = Date.now();
       if (this.rotateTimer) clearTimeout(this.rotateTimer);
       log.warn({ code }, "WebSocket closed");
-      this.options.onDown?.();
       if (!this.stopped) this.scheduleReconnect(code);
     });
   }
@@ -171,7 +167,7 @@ export class TradeSocket {
    * pong with the newest payload, which answers the earlier pings too.
    */
   private answerPing(socket: WebSocket, payload: Buffer): void {
-    const minIntervalMs = this.options.minPongIntervalMs ?? 250;
+    const minIntervalMs = this.options.minPongIntervalMs ?? 280;
     const send = (target: WebSocket, data: Buffer) => {
       this.lastPongAt = Date.now();
       if (target.readyState === WebSocket.OPEN) target.pong(data);
