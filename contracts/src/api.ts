@@ -2,7 +2,7 @@ import { z } from "zod";
 import { closedBarSchema } from "./bar.ts";
 import { sessionIdSchema } from "./session.ts";
 import { symbolSchema } from "./symbol.ts";
-import { BAR_MS } from "./time.ts";
+import { BAR_MS, isAlignedBarTs } from "./time.ts";
 
 /**
  * What crosses the gateway's HTTP boundary besides sessions: query strings, bootstrap pages and error bodies.
@@ -18,7 +18,7 @@ export const barTsParamSchema = z
   .regex(/^\d{1,13}$/, "must be epoch milliseconds (decimal digits)")
   .transform(Number)
   .refine((ts) => ts <= MAX_EPOCH_MS, "must be before 2100-01-01")
-  .refine((ts) => ts % BAR_MS === 0, `must be a bar open time (a multiple of ${BAR_MS})`);
+  .refine(isAlignedBarTs, `must be a bar open time (a multiple of ${BAR_MS})`);
 
 /** `?partial=1`: receive the forming bar too. */
 const flagParamSchema = z

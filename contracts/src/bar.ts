@@ -1,12 +1,12 @@
 import { z } from "zod";
-import { BAR_MS } from "./time.ts";
+import { BAR_MS, isAlignedBarTs } from "./time.ts";
 import { symbolSchema } from "./symbol.ts";
 
 const barTs = z
   .number()
   .int("must be an integer epoch-ms open time")
   .nonnegative()
-  .refine((ts) => ts % BAR_MS === 0, { message: `must be a multiple of ${BAR_MS} (a bar open time)` });
+  .refine(isAlignedBarTs, { message: `must be a multiple of ${BAR_MS} (a bar open time)` });
 const price = z.number().finite().positive();
 const amount = z.number().finite().nonnegative();
 const aggId = z.number().int().nonnegative().nullable();

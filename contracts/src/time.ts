@@ -10,21 +10,12 @@ export function barOpenTime(tradeTimeMs: number): number {
   return tradeTimeMs - (((tradeTimeMs % BAR_MS) + BAR_MS) % BAR_MS);
 }
 
-export function barCloseTime(ts: number): number {
-  return ts + BAR_MS;
-}
-
 export function nextBarTs(ts: number): number {
   return ts + BAR_MS;
 }
 
 export function previousBarTs(ts: number): number {
   return ts - BAR_MS;
-}
-
-/** Number of whole bars with open time in [fromTs, toTs); both must be aligned. */
-export function barCountBetween(fromTs: number, toTs: number): number {
-  return Math.max(0, (toTs - fromTs) / BAR_MS);
 }
 
 /** Open time of the newest bar that has fully closed at wall-clock `nowMs`, i.e. ts + BAR_MS <= nowMs. */
