@@ -13,7 +13,7 @@ import {
   type JetStreamManager,
   type PubAck,
 } from "@nats-io/jetstream";
-import { barMsgId, closedBarSchema, describeIssues, type ClosedBar, type NatsNames } from "@gapfill/contracts";
+import { barMsgId, closedBarSchema, describeIssues, nextBarTs, type ClosedBar, type NatsNames } from "@gapfill/contracts";
 import type { Logger } from "@gapfill/kit";
 import { backoffMs } from "./binance/rest.ts";
 
@@ -110,7 +110,7 @@ export class BarPublisher {
           expect: { lastSubjectSequence: this.lastSeq },
           timeout: 5000,
         });
-        if (this.lastTs !== null && bar.ts !== this.lastTs + 15_000) {
+        if (this.lastTs !== null && bar.ts !== nextBarTs(this.lastTs)) {
           log.warn({ ts: bar.ts, previousTs: this.lastTs }, "published a bar that does not follow the stream's last bar");
         }
         this.lastSeq = ack.seq;
