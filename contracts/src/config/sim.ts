@@ -2,6 +2,25 @@ import { z } from "zod";
 import { envInt, envNumber, logLevelSchema, portSchema, symbolListSchema } from "./env.ts";
 
 const DAY_MS = 24 * 3600_000;
+
+/**
+ * Default and bounds of each simulator knob that is both a `SIM_*` variable (below) and a `startSim()` option
+ * (services/binance-sim/src/options.ts): the one place they are written.
+ */
+export type SimKnob = { default: number; min: number; max: number };
+export const simKnobs = {
+  seed: { default: 1, min: 0, max: 2_147_483_647 },
+  historyHours: { default: 24, min: 0, max: 24 * 7 },
+  speed: { default: 1, min: 0, max: 10_000 },
+  wsLifetimeMs: { default: DAY_MS, min: 100, max: 7 * DAY_MS },
+  pingIntervalMs: { default: 20_000, min: 50, max: 3600_000 },
+  pongTimeoutMs: { default: 60_000, min: 50, max: 3600_000 },
+  weightLimit: { default: 6000, min: 1, max: 10_000_000 },
+} as const satisfies Record<string, SimKnob>;
+
+const intKnob = (knob: SimKnob) => envInt(knob.default, knob.min, knob.max);
+const numberKnob = (knob: SimKnob) => envNumber(knob.default, knob.min, knob.max);
+
 const probability = z.number().min(0, "must be a probability from 0 to 1").max(1, "must be a probability from 0 to 1");
 const wholeMs = (max: number) => z.number().int("must be whole milliseconds").min(0).max(max);
 
@@ -76,16 +95,16 @@ export const simConfigSchema = z.object({
   BINANCE_SYMBOL: symbolListSchema,
   SIM_PORT: portSchema(9090),
   SIM_HOST: z.string().trim().min(1).default("127.0.0.1"),
-  SIM_SEED: envInt(1, 0, 2_147_483_647),
-  SIM_HISTORY_HOURS: envNumber(24, 0, 24 * 7),
+  SIM_SEED: intKnob(simKnobs.seed),
+  SIM_HISTORY_HOURS: numberKnob(simKnobs.historyHours),
   /** Fixed anchor "now" for reproducible tapes; unset = the wall clock at start. */
   SIM_NOW: simNowSchema.optional(),
   /** Simulated seconds per wall-clock second (0 freezes the clock). */
-  SIM_SPEED: envNumber(1, 0, 10_000),
-  SIM_WS_LIFETIME_MS: envInt(DAY_MS, 100, 7 * DAY_MS),
-  SIM_WS_PING_INTERVAL_MS: envInt(20_000, 50, 3600_000),
-  SIM_WS_PONG_TIMEOUT_MS: envInt(60_000, 50, 3600_000),
-  SIM_WEIGHT_LIMIT: envInt(6000, 1, 10_000_000),
+  SIM_SPEED: numberKnob(simKnobs.speed),
+  SIM_WS_LIFETIME_MS: intKnob(simKnobs.wsLifetimeMs),
+  SIM_WS_PING_INTERVAL_MS: intKnob(simKnobs.pingIntervalMs),
+  SIM_WS_PONG_TIMEOUT_MS: intKnob(simKnobs.pongTimeoutMs),
+  SIM_WEIGHT_LIMIT: intKnob(simKnobs.weightLimit),
   /** Whether 1 s (and longer) klines without trades are served (as flat klines) or left out. */
   SIM_EMPTY_KLINES: z.enum(["include", "omit"], { error: "expected include or omit" }).default("include"),
   SIM_FAULTS: simFaultsEnvSchema.optional(),

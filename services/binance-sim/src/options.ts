@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { describeIssues, simFaultsPatchSchema, SYMBOL_PATTERN, type SimFaults } from "@gapfill/contracts";
+import { describeIssues, simFaultsPatchSchema, simKnobs, SYMBOL_PATTERN, type SimFaults, type SimKnob } from "@gapfill/contracts";
 import type { Logger } from "@gapfill/kit";
 import type { EmptyKlines } from "./klines.ts";
 
@@ -44,20 +44,25 @@ export interface SimOptions {
 
 const DAY_MS = 24 * 3600_000;
 
+/** A knob shared with `SIM_*`: its default and bounds come from contracts (simKnobs). */
+const knob = (k: SimKnob) => z.number().min(k.min).max(k.max).default(k.default);
+const intKnob = (k: SimKnob) => z.number().int().min(k.min).max(k.max).default(k.default);
+
 const optionsSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(0),
   host: z.string().min(1).default("127.0.0.1"),
-  seed: z.number().int().default(1),
+  seed: intKnob(simKnobs.seed),
   symbols: z.array(z.string().regex(SYMBOL_PATTERN, "must be upper-case symbols like BTCUSDT")).min(1).default(["BTCUSDT"]),
-  historyHours: z.number().min(0).max(24 * 7).default(24),
+  historyHours: knob(simKnobs.historyHours),
   now: z.number().int().positive().optional(),
-  speed: z.number().min(0).max(10_000).default(1),
-  wsLifetimeMs: z.number().int().min(1).max(7 * DAY_MS).default(DAY_MS),
+  speed: knob(simKnobs.speed),
+  wsLifetimeMs: intKnob(simKnobs.wsLifetimeMs),
   faults: simFaultsPatchSchema.default({}),
-  pingIntervalMs: z.number().int().min(10).max(DAY_MS).default(20_000),
-  pongTimeoutMs: z.number().int().min(10).max(DAY_MS).default(60_000),
+  pingIntervalMs: intKnob(simKnobs.pingIntervalMs),
+  pongTimeoutMs: intKnob(simKnobs.pongTimeoutMs),
   maxIncomingPerSecond: z.number().int().min(1).max(10_000).default(5),
-  weightLimit: z.number().int().min(1).default(6000),
+  // No upper bound here, unlike SIM_WEIGHT_LIMIT: benchmarks lift the limit out of their way (e.g. 100,000,000).
+  weightLimit: z.number().int().min(simKnobs.weightLimit.min).default(simKnobs.weightLimit.default),
   weightWindowMs: z.number().int().min(100).max(DAY_MS).default(60_000),
   banAfterRejections: z.number().int().min(0).default(10),
   banBaseMs: z.number().int().min(1).max(3 * DAY_MS).default(120_000),
