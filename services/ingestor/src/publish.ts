@@ -14,8 +14,7 @@ import {
   type PubAck,
 } from "@nats-io/jetstream";
 import { barMsgId, closedBarSchema, describeIssues, nextBarTs, type ClosedBar, type NatsNames } from "@gapfill/contracts";
-import type { Logger } from "@gapfill/kit";
-import { backoffMs } from "./binance/rest.ts";
+import { backoffDelayMs, type Logger } from "@gapfill/kit";
 
 export interface StoredBar {
   bar: ClosedBar;
@@ -126,7 +125,7 @@ export class BarPublisher {
           continue;
         }
         failures++;
-        const waitMs = backoffMs(failures, 200, 10_000);
+        const waitMs = backoffDelayMs(failures, { initialMs: 200, maxMs: 10_000 });
         log.warn({ ts: bar.ts, err: (error as Error).message, retryInMs: waitMs }, "publishing a bar failed; retrying");
         await this.pause(waitMs);
       }
@@ -148,7 +147,7 @@ export class BarPublisher {
         return;
       } catch (error) {
         log.warn({ err: (error as Error).message }, "reading the last bar failed; retrying");
-        await this.pause(backoffMs(failures, 200, 10_000));
+        await this.pause(backoffDelayMs(failures, { initialMs: 200, maxMs: 10_000 }));
       }
     }
   }

@@ -11,10 +11,10 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { BAR_MS, type FormingBar } from "@gapfill/contracts";
-import type { Logger } from "@gapfill/kit";
+import { backoffDelayMs, type Logger } from "@gapfill/kit";
 import { BarAggregator } from "./aggregate.ts";
 import { backfillFromKlines, findSeamTrades } from "./backfill.ts";
-import { backoffMs, PAGE_LIMIT, RestStoppedError, type BinanceRest } from "./binance/rest.ts";
+import { PAGE_LIMIT, RestStoppedError, type BinanceRest } from "./binance/rest.ts";
 import type { Trade } from "./binance/wire.ts";
 import { TradeSequencer } from "./continuity.ts";
 import { scaledFromNumber } from "./exact.ts";
@@ -274,7 +274,7 @@ export class SymbolFeed {
             "REST does not list ids before a trade the WebSocket sent: waiting for it (bars after the hole wait too)",
           );
         }
-        const waitMs = backoffMs(++restBehind, 100, REST_BEHIND_MAX_WAIT_MS);
+        const waitMs = backoffDelayMs(++restBehind, { initialMs: 100, maxMs: REST_BEHIND_MAX_WAIT_MS });
         await sleep(waitMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
         continue;
       }

@@ -6,3 +6,4 @@ export * from "./shutdown.ts";
 export * from "./metrics.ts";
 export * from "./store/index.ts";
 export * from "./redact.ts";
+export * from "./backoff.ts";

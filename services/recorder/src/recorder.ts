@@ -1,8 +1,7 @@
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { natsNames, type ClosedBar, type RecorderConfig } from "@gapfill/contracts";
-import type { BarStore, Logger, Registry } from "@gapfill/kit";
-import { retryDelayMs, type RetryPolicy } from "./backoff.ts";
+import { backoffDelayMs, type BackoffPolicy, type BarStore, type Logger, type Registry } from "@gapfill/kit";
 import { ensureRecorderConsumer, RECORDER_DURABLE } from "./consumer.ts";
 import { decodeBarMessage, type DecodedBar } from "./decode.ts";
 import { measureLag, type SymbolLag } from "./lag.ts";
@@ -15,7 +14,7 @@ export interface RecorderTuning {
   lagLogIntervalMs: number;
   /** How often a bulk catch-up reports its progress. */
   progressIntervalMs: number;
-  retry: RetryPolicy;
+  retry: BackoffPolicy;
 }
 
 export const DEFAULT_TUNING: RecorderTuning = {
@@ -141,7 +140,7 @@ export async function startRecorder(deps: RecorderDeps): Promise<RunningRecorder
         metrics.writeFailures.inc();
         metrics.storeUp.set(0);
         if (stopping) return false;
-        const delayMs = Math.round(retryDelayMs(attempt, tuning.retry, random));
+        const delayMs = backoffDelayMs(attempt, tuning.retry, random);
         log.warn({ err: error, attempt: attempt + 1, delayMs, bars: bars.length }, "store write failed; retrying (bars stay in JetStream)");
         await pause(delayMs);
         if (stopping) return false;

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { retryDelayMs } from "../src/backoff.ts";
 import { decodeBarMessage } from "../src/decode.ts";
 import { CatchUpProgress } from "../src/progress.ts";
 import { TEST_SERIES_START, testBars } from "@gapfill/kit/testing";
@@ -20,17 +19,6 @@ describe("decodeBarMessage", () => {
     expect(decodeBarMessage("t1.bars.15s.BTCUSDT", encode({ ...bar, high: 1 }))).toMatchObject({ ok: false, reason: expect.stringContaining("high:") });
     expect(decodeBarMessage("t1.bars.15s.BTCUSDT", encode({ ...bar, extra: 1 }))).toMatchObject({ ok: false });
     expect(decodeBarMessage("t1.bars.15s.ETHUSDT", encode(bar))).toEqual({ ok: false, reason: "symbol BTCUSDT published on the subject of ETHUSDT" });
-  });
-});
-
-describe("retryDelayMs", () => {
-  const policy = { initialMs: 100, maxMs: 2000 };
-
-  it("doubles its ceiling per attempt up to the cap and draws from the ceiling's upper half", () => {
-    expect([0, 1, 2, 3, 4, 5, 40].map((attempt) => retryDelayMs(attempt, policy, () => 0))).toEqual([50, 100, 200, 400, 800, 1000, 1000]);
-    expect([0, 1, 2, 3, 4, 5, 40].map((attempt) => retryDelayMs(attempt, policy, () => 0.999999))).toEqual(
-      [100, 200, 400, 800, 1600, 2000, 2000].map((ceiling) => expect.closeTo(ceiling, 0)),
-    );
   });
 });
 

@@ -8,7 +8,7 @@
  * asking again (RestRequestError, WireError, UnsupportedValueError), or the client was stopped (RestStoppedError).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Logger } from "@gapfill/kit";
+import { backoffDelayMs, type Logger } from "@gapfill/kit";
 import type { ServerTimeSample } from "../market-clock.ts";
 import { parseAggTradeRows, parseKlineRows, parseServerTime, WireError, type Kline, type Trade } from "./wire.ts";
 
@@ -164,7 +164,7 @@ export class BinanceRest {
     const backOff = async (fields: Record<string, unknown>, message: string) => {
       if (this.stopping.signal.aborted) throw new RestStoppedError("REST client stopped");
       failures++;
-      const waitMs = backoffMs(failures);
+      const waitMs = restBackoffMs(failures);
       log.warn({ endpoint, ...fields, retryInMs: waitMs }, message);
       await this.pause(waitMs);
     };
@@ -253,13 +253,9 @@ export class BinanceRest {
   }
 }
 
-/**
- * Exponential backoff with jitter: after n failures, a random wait between half and all of min(max, min·2^n), so
- * waits grow for sure while clients that failed together spread out.
- */
-export function backoffMs(failures: number, minMs = BACKOFF_MIN_MS, maxMs = BACKOFF_MAX_MS): number {
-  const ceiling = Math.min(maxMs, minMs * 2 ** Math.min(Math.max(failures, 1), 20));
-  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+/** The REST client's own backoff after `failures` failed attempts in a row (1 = the first failure). */
+function restBackoffMs(failures: number): number {
+  return backoffDelayMs(failures, { initialMs: BACKOFF_MIN_MS, maxMs: BACKOFF_MAX_MS });
 }
 
 /** `Retry-After` in seconds → ms (at least half a second), plus jitter so clients do not return in lockstep. */

@@ -6,8 +6,7 @@
  * It hands raw text frames to `onFrame`; parsing lives in wire.ts.
  */
 import WebSocket from "ws";
-import type { Logger } from "@gapfill/kit";
-import { backoffMs } from "./rest.ts";
+import { backoffDelayMs, type Logger } from "@gapfill/kit";
 import { aggTradeStreamName } from "./wire.ts";
 
 export interface TradeSocketOptions {
@@ -146,7 +145,7 @@ export class TradeSocket {
   private scheduleReconnect(code: number): void {
     if (this.reconnectTimer) return;
     this.failures++;
-    const delay = backoffMs(this.failures, this.options.backoffMinMs ?? 100, this.options.backoffMaxMs ?? 30_000);
+    const delay = backoffDelayMs(this.failures, { initialMs: this.options.backoffMinMs ?? 100, maxMs: this.options.backoffMaxMs ?? 30_000 });
     this.options.log.info({ code, attempt: this.failures, delayMs: delay }, "WebSocket reconnecting");
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
