@@ -13,8 +13,8 @@ import {
   type JetStreamManager,
   type PubAck,
 } from "@nats-io/jetstream";
-import { barMsgId, closedBarSchema, describeIssues, nextBarTs, type ClosedBar, type NatsNames } from "@gapfill/contracts";
-import { backoffDelayMs, type Logger } from "@gapfill/kit";
+import { barMsgId, nextBarTs, type ClosedBar, type NatsNames } from "@gapfill/contracts";
+import { backoffDelayMs, decodeBarMessage, type Logger } from "@gapfill/kit";
 
 export interface StoredBar {
   bar: ClosedBar;
@@ -27,11 +27,9 @@ export async function readLastBar(jsm: JetStreamManager, names: NatsNames, symbo
   const subject = names.subjects.bars(symbol);
   const message = await jsm.direct.getMessage(names.streams.bars, { last_by_subj: subject });
   if (!message) return null;
-  const parsed = closedBarSchema.safeParse(message.json());
-  if (!parsed.success) {
-    throw new Error(`last message on ${subject} (seq ${message.seq}) is not a bar: ${describeIssues(parsed.error)}`);
-  }
-  return { bar: parsed.data, seq: message.seq };
+  const decoded = decodeBarMessage(subject, message.data);
+  if (!decoded.ok) throw new Error(`last message on ${subject} (seq ${message.seq}) is not a bar: ${decoded.reason}`);
+  return { bar: decoded.bar, seq: message.seq };
 }
 
 export interface BarPublisherDeps {

@@ -7,3 +7,4 @@ export * from "./metrics.ts";
 export * from "./store/index.ts";
 export * from "./redact.ts";
 export * from "./backoff.ts";
+export * from "./bar-messages.ts";

@@ -1,6 +1,6 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { BAR_MS, type NatsNames } from "@gapfill/contracts";
-import type { BarStore } from "@gapfill/kit";
+import { decodeBarMessage, type BarStore } from "@gapfill/kit";
 
 export interface SymbolLag {
   symbol: string;
@@ -12,13 +12,9 @@ export interface SymbolLag {
   lagMs: number;
 }
 
-function barTsOf(data: string): number | null {
-  try {
-    const ts = (JSON.parse(data) as { ts?: unknown }).ts;
-    return typeof ts === "number" ? ts : null;
-  } catch {
-    return null;
-  }
+function barTsOf(subject: string, data: Uint8Array): number | null {
+  const decoded = decodeBarMessage(subject, data);
+  return decoded.ok ? decoded.bar.ts : null;
 }
 
 /**
@@ -30,13 +26,13 @@ export async function measureLag(jsm: JetStreamManager, names: NatsNames, store:
   for (const symbol of symbols) {
     const subject = names.subjects.bars(symbol);
     const last = await jsm.direct.getMessage(names.streams.bars, { last_by_subj: subject });
-    const streamLastTs = last ? barTsOf(last.string()) : null;
+    const streamLastTs = last ? barTsOf(subject, last.data) : null;
     if (streamLastTs === null) continue;
     const tableLastTs = await store.lastBarTs(symbol);
     let lagMs: number;
     if (tableLastTs === null) {
       const first = await jsm.direct.getMessage(names.streams.bars, { seq: 1, next_by_subj: subject });
-      lagMs = streamLastTs - (first ? (barTsOf(first.string()) ?? streamLastTs) : streamLastTs) + BAR_MS;
+      lagMs = streamLastTs - (first ? (barTsOf(subject, first.data) ?? streamLastTs) : streamLastTs) + BAR_MS;
     } else {
       lagMs = Math.max(0, streamLastTs - tableLastTs);
     }

@@ -1,9 +1,8 @@
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { natsNames, type ClosedBar, type RecorderConfig } from "@gapfill/contracts";
-import { backoffDelayMs, type BackoffPolicy, type BarStore, type Logger, type Registry } from "@gapfill/kit";
+import { backoffDelayMs, decodeBarMessage, type BackoffPolicy, type DecodedBar, type BarStore, type Logger, type Registry } from "@gapfill/kit";
 import { ensureRecorderConsumer, RECORDER_DURABLE } from "./consumer.ts";
-import { decodeBarMessage, type DecodedBar } from "./decode.ts";
 import { measureLag, type SymbolLag } from "./lag.ts";
 import { createRecorderMetrics } from "./metrics.ts";
 import { CatchUpProgress } from "./progress.ts";

@@ -5,6 +5,7 @@ export type DecodedBar = { ok: true; bar: ClosedBar } | { ok: false; reason: str
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
+ * The one decoder of stored bars (recorder, gateway, ingestor).
  * A `bars.15s.<SYMBOL>` message → a closed bar, or why it is not one: not UTF-8 JSON, not the SPEC §3 shape, or a
  * bar of another symbol than its subject names.
  */
