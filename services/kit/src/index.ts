@@ -8,3 +8,4 @@ export * from "./store/index.ts";
 export * from "./redact.ts";
 export * from "./backoff.ts";
 export * from "./bar-messages.ts";
+export * from "./timeout.ts";

@@ -1,4 +1,5 @@
 import type { Logger } from "./log.ts";
+import { TimeoutError, withTimeout } from "./timeout.ts";
 
 export type Closer = { name: string; close: () => Promise<unknown> | unknown };
 
@@ -40,16 +41,11 @@ export function handleShutdown(
 }
 
 async function runWithin(closer: Closer, ms: number): Promise<"closed" | "timeout" | string> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), ms);
-  });
   try {
-    return await Promise.race([Promise.resolve(closer.close()).then(() => "closed" as const), timeout]);
+    await withTimeout(Promise.resolve(closer.close()), ms, closer.name);
+    return "closed";
   } catch (error) {
-    return `failed: ${(error as Error).message}`;
-  } finally {
-    clearTimeout(timer);
+    return error instanceof TimeoutError ? "timeout" : `failed: ${(error as Error).message}`;
   }
 }
 

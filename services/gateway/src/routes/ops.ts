@@ -3,20 +3,11 @@ import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { errorBodySchema } from "@gapfill/contracts";
+import { withTimeout } from "@gapfill/kit";
 import type { GatewayContext } from "../context.ts";
 import { errorBody } from "../errors.ts";
 
 const READY_TIMEOUT_MS = 2_000;
-
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** Liveness, readiness (NATS, the store and the bar feeds), Prometheus metrics. */
 export function opsRoutes(app: FastifyInstance, ctx: GatewayContext, nc: NatsConnection): void {
@@ -40,9 +31,9 @@ export function opsRoutes(app: FastifyInstance, ctx: GatewayContext, nc: NatsCon
     async (_request, reply) => {
       try {
         if (nc.isClosed()) throw new Error("the NATS connection is closed");
-        await within(nc.flush(), READY_TIMEOUT_MS, "NATS");
-        await within(ctx.store.ping(), READY_TIMEOUT_MS, "the store");
-        await within(ctx.hub.ready(), READY_TIMEOUT_MS, "the bar feeds");
+        await withTimeout(nc.flush(), READY_TIMEOUT_MS, "NATS");
+        await withTimeout(ctx.store.ping(), READY_TIMEOUT_MS, "the store");
+        await withTimeout(ctx.hub.ready(), READY_TIMEOUT_MS, "the bar feeds");
         return { status: "ready" as const };
       } catch (error) {
         return reply.code(503).send(errorBody("not_ready", (error as Error).message));

@@ -5,6 +5,7 @@ import { barsOfRows, PAGE_COLUMNS_AFTER_TS, type BarRow } from "./rows.ts";
 import { checkPageQuery, checkSymbol, latestBarPerKey } from "./input.ts";
 import { applyMigrations } from "./migrations.ts";
 import type { BarPageQuery, BarStore } from "./types.ts";
+import { withTimeout } from "../timeout.ts";
 
 export interface PostgresStoreOptions {
   url: string;
@@ -37,25 +38,12 @@ const PAGE_COLUMNS = `(extract(epoch from ts) * 1000)::int8 as ts, ${PAGE_COLUMN
 /** An operation that neither settled nor failed in this long is taken as a dead connection. */
 const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
 
-export class PostgresTimeoutError extends Error {
-  override name = "PostgresTimeoutError";
-}
-
 /**
  * Whether an error leaves the pool trustworthy: a plain SQL error does; a lost, refused or reset connection, or a
  * server-side termination (SQLSTATE class 08, 57), does not.
  */
 function isCleanSqlError(error: unknown): boolean {
   return error instanceof postgres.PostgresError && !/^(08|57)/.test(error.code);
-}
-
-/** Resolves like `work`, or rejects once `ms` have passed; the abandoned work is left to settle on its own. */
-function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new PostgresTimeoutError(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** Direct Postgres (`DATABASE_URL`), also a Supabase direct or pooled connection string. */
@@ -74,7 +62,7 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     }) as unknown as Sql;
   const sql = connect();
   try {
-    const applied = await withDeadline(applyMigrations(sql, options.schema), options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, "applying the schema");
+    const applied = await withTimeout(applyMigrations(sql, options.schema), options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, "applying the schema");
     options.log.debug({ applied }, "price_15s schema applied");
   } catch (error) {
     void sql.end({ timeout: 0 }).catch(() => {});
@@ -101,12 +89,12 @@ class PostgresBarStore implements BarStore {
   private async run<T>(what: string, operation: (sql: Sql) => Promise<T>): Promise<T> {
     const sql = this.sql;
     try {
-      return await withDeadline(operation(sql), this.queryTimeoutMs, what);
+      return await withTimeout(operation(sql), this.queryTimeoutMs, what);
     } catch (error) {
       if (!isCleanSqlError(error) && this.sql === sql) {
         this.log.debug({ err: error }, "Postgres connection failed: starting a fresh pool");
         this.sql = this.connect();
-        void withDeadline(sql.end({ timeout: 0 }), 1000, "closing the failed pool").catch(() => {});
+        void withTimeout(sql.end({ timeout: 0 }), 1000, "closing the failed pool").catch(() => {});
       }
       throw error;
     }
@@ -169,6 +157,6 @@ class PostgresBarStore implements BarStore {
 
   async close(): Promise<void> {
     // end() itself can hang after a reset connection (porsager/postgres#1130): bound it.
-    await withDeadline(this.sql.end({ timeout: 5 }), 6000, "closing the pool").catch(() => {});
+    await withTimeout(this.sql.end({ timeout: 5 }), 6000, "closing the pool").catch(() => {});
   }
 }
