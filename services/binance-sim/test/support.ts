@@ -3,6 +3,7 @@ import { request as httpRequest } from "node:http";
 import { Decimal } from "decimal.js";
 import WebSocket from "ws";
 import { waitFor } from "@gapfill/kit/testing";
+import type { AggTradeRow } from "../src/format.ts";
 import { marketSpec } from "../src/market.ts";
 import { Tape } from "../src/tape.ts";
 
@@ -36,16 +37,8 @@ export function getFrom(localAddress: string, url: string): Promise<{ status: nu
   });
 }
 
-export interface AggTrade {
-  a: number;
-  p: string;
-  q: string;
-  f: number;
-  l: number;
-  T: number;
-  m: boolean;
-  M: boolean;
-}
+/** A REST aggTrades row, as the simulator's own format module defines it. */
+export type AggTrade = AggTradeRow;
 
 /** Every trade from `fromId` on, paging by fromId with `limit` per request. */
 export async function pageByFromId(restUrl: string, symbol: string, fromId: number, limit = 1000): Promise<AggTrade[]> {
