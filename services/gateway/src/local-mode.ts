@@ -2,8 +2,8 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { SignJWT } from "jose";
+import { resolveDataDir } from "@gapfill/kit";
 import { LOCAL_ISSUER, SUPABASE_AUDIENCE } from "./auth.ts";
-import { resolveDataDir } from "./data-dir.ts";
 
 /**
  * Local mode (no SUPABASE_URL): the gateway signs and accepts its own HS256 tokens, so the stack runs on one

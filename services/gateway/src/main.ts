@@ -9,10 +9,8 @@ import {
   openStore,
 } from "@gapfill/kit";
 import { buildApp } from "./app.ts";
-import { resolveDataDir } from "./data-dir.ts";
 
-const loaded = loadConfigOrExit(gatewayConfigSchema, "gateway");
-const config = { ...loaded, DATA_DIR: resolveDataDir(loaded.DATA_DIR) };
+const config = loadConfigOrExit(gatewayConfigSchema, "gateway");
 const log = createLogger({ service: "gateway", level: config.LOG_LEVEL });
 const nc = await connectNats({ url: config.NATS_URL, name: "gateway", log });
 await ensureJetStream(nc, jetStreamSettingsFrom(config), log);

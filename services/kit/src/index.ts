@@ -9,3 +9,4 @@ export * from "./redact.ts";
 export * from "./backoff.ts";
 export * from "./bar-messages.ts";
 export * from "./timeout.ts";
+export * from "./data-dir.ts";

@@ -1,13 +1,10 @@
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import type { StackConfig } from "@gapfill/contracts";
-import { redactUrlCredentials } from "@gapfill/kit";
+import { redactUrlCredentials, REPO_ROOT, resolveDataDir } from "@gapfill/kit";
 import { natsAnswers, startLocalNatsServer, type LocalNatsServer } from "./local-nats.ts";
 import { Supervisor } from "./supervisor.ts";
 
 export type StackMode = "live" | "demo";
-
-export const REPO_ROOT = resolve(fileURLToPath(new URL("../../..", import.meta.url)));
 
 /** Services in start order; the simulator only in the demo. */
 const SERVICES = ["recorder", "ingestor", "gateway"] as const;
@@ -92,7 +89,7 @@ export async function runStack(options: StackOptions): Promise<RunningStack> {
         bin: config.NATS_SERVER_BIN,
         url: config.NATS_URL,
         confPath: join(REPO_ROOT, "nats.conf"),
-        storeDir: resolve(REPO_ROOT, config.DATA_DIR, "nats"),
+        storeDir: join(resolveDataDir(config.DATA_DIR), "nats"),
         onOutput: (line) => supervisor.line("nats", line),
       });
     }
@@ -101,7 +98,7 @@ export async function runStack(options: StackOptions): Promise<RunningStack> {
     const baseEnv: Record<string, string | undefined> = {
       ...(options.env ?? process.env),
       NATS_URL: config.NATS_URL,
-      DATA_DIR: resolve(REPO_ROOT, config.DATA_DIR),
+      DATA_DIR: resolveDataDir(config.DATA_DIR),
       PORT: String(config.PORT),
       LOG_LEVEL: config.LOG_LEVEL,
       LOG_FORMAT: (options.env ?? process.env).LOG_FORMAT ?? (options.color ? "pretty" : "json"),

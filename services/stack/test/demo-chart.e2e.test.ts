@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { BAR_MS, stackConfigSchema, type ClosedBar } from "@gapfill/contracts";
-import { loadConfig } from "@gapfill/kit";
+import { loadConfig, REPO_ROOT } from "@gapfill/kit";
 import { connectTestNats, deleteNamespaceStreams, freePort, TEST_NATS_URL, uniqueNamespace, waitFor } from "@gapfill/kit/testing";
-import { REPO_ROOT, runStack, type RunningStack } from "../src/index.ts";
+import { runStack, type RunningStack } from "../src/index.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = join(REPO_ROOT, "artifacts");

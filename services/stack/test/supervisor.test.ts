@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort, waitFor } from "@gapfill/kit/testing";
-import { natsAnswers, NatsServerMissingError, REPO_ROOT, startLocalNatsServer, Supervisor } from "../src/index.ts";
+import { REPO_ROOT } from "@gapfill/kit";
+import { natsAnswers, NatsServerMissingError, startLocalNatsServer, Supervisor } from "../src/index.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "gapfill-stack-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

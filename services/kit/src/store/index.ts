@@ -5,6 +5,7 @@ import { StoreConfigError } from "./errors.ts";
 import { openPostgresStore } from "./postgres.ts";
 import { openSupabaseStore, supabaseKeyRole } from "./supabase.ts";
 import type { BarStore, StoreKind } from "./types.ts";
+import { resolveDataDir } from "../data-dir.ts";
 
 export type { BarPageQuery, BarStore, StoreKind } from "./types.ts";
 export { StoreConfigError, StoreInputError } from "./errors.ts";
@@ -93,8 +94,9 @@ export async function openStore(config: StoreConfig, options: OpenStoreOptions):
       return openSupabaseStore({ url, key, log: options.log });
     }
     case "embedded": {
-      options.log.info({ store: kind, dataDir: config.DATA_DIR }, "bar store: embedded SQLite under DATA_DIR");
-      return openEmbeddedStore({ dataDir: config.DATA_DIR, log: options.log });
+      const dataDir = resolveDataDir(config.DATA_DIR);
+      options.log.info({ store: kind, dataDir }, "bar store: embedded SQLite under DATA_DIR");
+      return openEmbeddedStore({ dataDir, log: options.log });
     }
   }
 }
