@@ -55,6 +55,10 @@ describe("tape: a realistic day of BTCUSDT", () => {
   let previousValid = -1;
   let rawIdsContiguous = true;
   let timesOrdered = true;
+  /** Per traded 15 s bar, its [low, high] in ticks; and the day's lowest and highest price. */
+  const barRanges = new Map<number, [number, number]>();
+  let dayLow = Infinity;
+  let dayHigh = -Infinity;
   for (let i = 0; i < n; i++) {
     const t = tape.timeAt(i);
     perSecond.set(Math.floor(t / 1000), (perSecond.get(Math.floor(t / 1000)) ?? 0) + 1);
@@ -70,6 +74,14 @@ describe("tape: a realistic day of BTCUSDT", () => {
     }
     if (previousValid >= 0 && tape.firstTradeIdAt(i) !== tape.lastTradeIdAt(previousValid) + 1) rawIdsContiguous = false;
     previousValid = i;
+    const price = tape.priceTicksAt(i);
+    const range = barRanges.get(Math.floor(t / BAR_MS));
+    if (range) {
+      range[0] = Math.min(range[0], price);
+      range[1] = Math.max(range[1], price);
+    } else barRanges.set(Math.floor(t / BAR_MS), [price, price]);
+    dayLow = Math.min(dayLow, price);
+    dayHigh = Math.max(dayHigh, price);
   }
   const counts = [...perSecond.values()].sort((a, b) => a - b);
 
@@ -80,6 +92,17 @@ describe("tape: a realistic day of BTCUSDT", () => {
     expect(counts[counts.length >> 1]).toBeGreaterThanOrEqual(10);
     expect(counts.filter((count) => count >= 200).length).toBeGreaterThan(50);
     expect(quietStretches).toBeGreaterThan(50);
+  });
+
+  it("moves like BTC on a chart: a median 15 s bar range of tens of dollars, a day's range of a few percent", () => {
+    const dollars = [...barRanges.values()].map(([low, high]) => (high - low) / 100).sort((a, b) => a - b);
+    const median = dollars[dollars.length >> 1]!;
+    expect(median).toBeGreaterThan(10);
+    expect(median).toBeLessThan(50);
+    expect(dollars[Math.floor(dollars.length * 0.99)]).toBeLessThan(400);
+    const dayRange = (dayHigh - dayLow) / dayLow;
+    expect(dayRange).toBeGreaterThan(0.01);
+    expect(dayRange).toBeLessThan(0.15);
   });
 
   it("keeps times ordered, ids sequential and raw trade ids contiguous", () => {
