@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { envBool, envUrl } from "./env.ts";
+import { envBool, envUrl, namespaceSchema } from "./env.ts";
 
 /**
  * Where bars are stored (SPEC §8). `DATABASE_URL` wins for data when both it and `SUPABASE_URL` are set; with
@@ -19,6 +19,8 @@ export const storeEnv = {
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, "expected a lower-case SQL identifier like public")
     .optional(),
   DATA_DIR: z.string().trim().min(1).default(".data"),
+  /** The embedded store keeps one file per namespace, as JetStream keeps one stream per namespace. */
+  NATS_NAMESPACE: namespaceSchema,
 };
 
 export const storeConfigSchema = z.object(storeEnv);

@@ -4,8 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
+import { BAR_MS } from "@gapfill/contracts";
 import { createLogger } from "../src/log.ts";
-import { EMBEDDED_DB_FILE, MAX_PAGE_LIMIT, openEmbeddedStore, openStore } from "../src/store/index.ts";
+import { EMBEDDED_DB_FILE, embeddedDbFile, MAX_PAGE_LIMIT, openEmbeddedStore, openStore } from "../src/store/index.ts";
 import { TEST_SERIES_START, testBars, waitFor } from "../src/testing/index.ts";
 import { describeStoreContract } from "./store.contract.ts";
 
@@ -48,7 +49,7 @@ function startPeer(args: string[]): { child: ChildProcessWithoutNullStreams; lin
 describe("embedded store", () => {
   it("keeps its data under DATA_DIR and across reopening", async () => {
     const dir = join(await freshDir(), "nested", "data");
-    const store = await openStore({ DATABASE_PREPARE: true, DATA_DIR: dir }, { log, access: "write" });
+    const store = await openStore({ DATABASE_PREPARE: true, DATA_DIR: dir, NATS_NAMESPACE: "" }, { log, access: "write" });
     expect(store.kind).toBe("embedded");
     const bars = testBars("BTCUSDT", TEST_SERIES_START, 10);
     await store.upsertBars(bars);
@@ -57,6 +58,21 @@ describe("embedded store", () => {
     const reopened = openEmbeddedStore({ dataDir: dir, log });
     expect(await reopened.pageNewestFirst("BTCUSDT", { limit: 100 })).toEqual([...bars].reverse());
     await reopened.close();
+  });
+
+  it("keeps each NATS_NAMESPACE's bars in its own file, so namespaces sharing a DATA_DIR never mix", async () => {
+    const dir = await freshDir();
+    const open = (namespace: string) => openStore({ DATABASE_PREPARE: true, DATA_DIR: dir, NATS_NAMESPACE: namespace }, { log, access: "write" });
+    const [plain, demo] = [await open(""), await open("demo")];
+    const realBars = testBars("BTCUSDT", TEST_SERIES_START, 5);
+    const demoBars = testBars("BTCUSDT", TEST_SERIES_START + 5 * BAR_MS, 3, 2);
+    await plain.upsertBars(realBars);
+    await demo.upsertBars(demoBars);
+    expect(await plain.pageNewestFirst("BTCUSDT", { limit: 100 })).toEqual([...realBars].reverse());
+    expect(await demo.pageNewestFirst("BTCUSDT", { limit: 100 })).toEqual([...demoBars].reverse());
+    expect(await demo.lastBarTs("BTCUSDT")).toBe(demoBars.at(-1)!.ts);
+    await Promise.all([plain.close(), demo.close()]);
+    expect((await readdir(dir)).filter((name) => name.endsWith(".sqlite3")).sort()).toEqual([EMBEDDED_DB_FILE, embeddedDbFile("demo")].sort());
   });
 
   it("is shared by two OS processes at once: each committed batch is visible to the reader, never half of one", async () => {

@@ -94,7 +94,7 @@ describe("postgres store", () => {
 });
 
 describe("openStore", () => {
-  const base = { DATABASE_PREPARE: true, DATA_DIR: ".data" };
+  const base = { DATABASE_PREPARE: true, DATA_DIR: ".data", NATS_NAMESPACE: "" };
 
   it("picks DATABASE_URL for data when both it and SUPABASE_URL are set, then Supabase, then embedded", () => {
     expect(storeKindOf({ ...base, DATABASE_URL: TEST_DATABASE_URL, SUPABASE_URL: "https://x.supabase.co" })).toBe("postgres");

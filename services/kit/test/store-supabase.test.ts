@@ -135,7 +135,7 @@ describe("supabase store", () => {
 });
 
 describe("openStore in Supabase mode", () => {
-  const base = { DATABASE_PREPARE: true, DATA_DIR: ".data" };
+  const base = { DATABASE_PREPARE: true, DATA_DIR: ".data", NATS_NAMESPACE: "" };
   const jwt = (role: string) => `eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify({ role })).toString("base64url")}.sig`;
 
   it("tells a key's rights from its form", () => {

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { StackConfig } from "@gapfill/contracts";
-import { redactUrlCredentials, REPO_ROOT, resolveDataDir } from "@gapfill/kit";
+import { embeddedDbFile, redactUrlCredentials, REPO_ROOT, resolveDataDir } from "@gapfill/kit";
+import { demoIsolation } from "./demo-isolation.ts";
 import { natsAnswers, startLocalNatsServer, type LocalNatsServer } from "./local-nats.ts";
 import { Supervisor } from "./supervisor.ts";
 
@@ -59,6 +60,9 @@ export async function runStack(options: StackOptions): Promise<RunningStack> {
   const { config, mode } = options;
   const write = options.write ?? ((text: string) => process.stdout.write(text));
   const names = mode === "demo" ? ["stack", "nats", "sim", ...SERVICES] : ["stack", "nats", ...SERVICES];
+  const env = options.env ?? process.env;
+  // Checked before anything starts: a demo that cannot be kept apart from live data does not run at all.
+  const demo = mode === "demo" ? demoIsolation(env) : null;
   let fatal: (reason: string) => void = options.onFatal ?? (() => {});
   const supervisor = new Supervisor(write, (reason) => fatal(reason), options.color ?? false, names);
   const say = (text: string) => supervisor.line("stack", text);
@@ -96,18 +100,24 @@ export async function runStack(options: StackOptions): Promise<RunningStack> {
     options.signal?.throwIfAborted();
 
     const baseEnv: Record<string, string | undefined> = {
-      ...(options.env ?? process.env),
+      ...env,
       NATS_URL: config.NATS_URL,
       DATA_DIR: resolveDataDir(config.DATA_DIR),
       PORT: String(config.PORT),
       LOG_LEVEL: config.LOG_LEVEL,
-      LOG_FORMAT: (options.env ?? process.env).LOG_FORMAT ?? (options.color ? "pretty" : "json"),
+      LOG_FORMAT: env.LOG_FORMAT ?? (options.color ? "pretty" : "json"),
     };
     const nodeArgs = (service: string) => ["--import", "tsx", join(REPO_ROOT, "services", service, "src", "main.ts")];
 
-    if (mode === "demo") {
+    if (demo) {
       const simUrl = `http://127.0.0.1:${config.SIM_PORT}`;
       say(`DEMO MODE: prices are SIMULATED by the Binance simulator at ${simUrl}, not real Binance data`);
+      baseEnv.NATS_NAMESPACE = demo.namespace;
+      for (const name of demo.ignored) delete baseEnv[name];
+      say(
+        `demo bars stay apart from live ones: NATS namespace "${demo.namespace}", embedded store ${embeddedDbFile(demo.namespace)}` +
+          (demo.ignored.length > 0 ? `; not passed on: ${demo.ignored.join(", ")}` : ""),
+      );
       supervisor.start({ name: "sim", command: process.execPath, args: nodeArgs("binance-sim"), cwd: REPO_ROOT, env: { ...baseEnv, SIM_PORT: String(config.SIM_PORT) } });
       await waitUntil(() => httpOk(`${simUrl}/api/v3/ping`), 60_000, "the Binance simulator", options.signal);
       baseEnv.BINANCE_REST_URL = simUrl;

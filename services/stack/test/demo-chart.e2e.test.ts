@@ -10,7 +10,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { BAR_MS, stackConfigSchema, type ClosedBar } from "@gapfill/contracts";
 import { loadConfig, REPO_ROOT } from "@gapfill/kit";
-import { connectTestNats, deleteNamespaceStreams, freePort, TEST_NATS_URL, uniqueNamespace, waitFor } from "@gapfill/kit/testing";
+import { connectTestNats, deleteNamespaceStreams, freePort, readStreamBars, TEST_NATS_URL, uniqueNamespace, waitFor } from "@gapfill/kit/testing";
 import { runStack, type RunningStack } from "../src/index.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -24,6 +24,7 @@ let stack: RunningStack;
 let simUrl: string;
 let browser: Browser;
 let page: Page;
+let nc: Awaited<ReturnType<typeof connectTestNats>>;
 
 interface PageStatus {
   sessionId: string | null;
@@ -49,6 +50,8 @@ beforeAll(async () => {
     env: {
       ...process.env,
       NATS_NAMESPACE: namespace,
+      // A database the demo must not reach: were it passed on, the recorder could not record and bootstrap would fail.
+      DATABASE_URL: "postgres://127.0.0.1:1/not-for-simulated-bars",
       SIM_HISTORY_HOURS: "2",
       INGEST_BACKFILL_HOURS: "1",
       INGESTOR_METRICS_PORT: "0",
@@ -58,6 +61,7 @@ beforeAll(async () => {
     write: (text) => void output.push(text),
   });
   await stack.ready(90_000);
+  nc = await connectTestNats();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run"],
@@ -68,7 +72,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await stack?.stop();
-  const nc = await connectTestNats();
+  // The demo's streams (`<namespace>_demo_…`) carry the test's namespace as a prefix.
   await deleteNamespaceStreams(nc, namespace);
   await nc.close();
   rmSync(dataDir, { recursive: true, force: true });
@@ -111,6 +115,12 @@ it("shows candles that are contiguous, match the simulator, and keep going acros
   const before = await closedBars();
   expect(before.length).toBeGreaterThan(200);
   await expectContiguousGroundTruth(before);
+
+  // The simulated bars went to the demo's own namespace, never to the one live data would use.
+  expect(output.join("")).toMatch(new RegExp(`NATS namespace "${namespace}_demo".*not passed on: DATABASE_URL`));
+  const demoStream = await readStreamBars(nc, `${namespace}_demo`);
+  for (const bar of before) expect(demoStream.get(`${SYMBOL}:${bar.ts}`), `bar ${bar.ts} in the demo stream`).toEqual(bar);
+  await expect(readStreamBars(nc, namespace)).rejects.toThrow(/stream not found/);
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, "chart.png") });
 

@@ -10,10 +10,17 @@ import type { BarPageQuery, BarStore } from "./types.ts";
 export interface EmbeddedStoreOptions {
   /** Directory of the database file (`DATA_DIR`), created if missing. */
   dataDir: string;
+  /** `NATS_NAMESPACE`: bars of different namespaces never share a file (empty: the default file). */
+  namespace?: string;
   log: Logger;
 }
 
 export const EMBEDDED_DB_FILE = "bars.sqlite3";
+
+/** The database file of a namespace's bars: `bars.sqlite3`, or `bars.<namespace>.sqlite3`. */
+export function embeddedDbFile(namespace = ""): string {
+  return namespace ? `bars.${namespace}.sqlite3` : EMBEDDED_DB_FILE;
+}
 
 /**
  * price_15s for SQLite: `ts` as epoch-ms INTEGER, prices and volumes as REAL (IEEE doubles, so every JSON number
@@ -58,7 +65,7 @@ const UPSERT = `
 export function openEmbeddedStore(options: EmbeddedStoreOptions): BarStore {
   const dir = resolve(options.dataDir);
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, EMBEDDED_DB_FILE);
+  const file = join(dir, embeddedDbFile(options.namespace));
   const db = new Database(file, { timeout: 10_000 });
   try {
     db.pragma("journal_mode = WAL");

@@ -1,6 +1,6 @@
 import type { StoreConfig } from "@gapfill/contracts";
 import type { Logger } from "../log.ts";
-import { openEmbeddedStore } from "./embedded.ts";
+import { embeddedDbFile, openEmbeddedStore } from "./embedded.ts";
 import { StoreConfigError } from "./errors.ts";
 import { openPostgresStore } from "./postgres.ts";
 import { openSupabaseStore, supabaseKeyRole } from "./supabase.ts";
@@ -9,7 +9,7 @@ import { resolveDataDir } from "../data-dir.ts";
 
 export type { BarPageQuery, BarStore, StoreKind } from "./types.ts";
 export { StoreConfigError, StoreInputError } from "./errors.ts";
-export { EMBEDDED_DB_FILE, openEmbeddedStore, type EmbeddedStoreOptions } from "./embedded.ts";
+export { EMBEDDED_DB_FILE, embeddedDbFile, openEmbeddedStore, type EmbeddedStoreOptions } from "./embedded.ts";
 export { MAX_PAGE_LIMIT } from "./input.ts";
 export { openPostgresStore, type PostgresStoreOptions } from "./postgres.ts";
 export { openSupabaseStore, supabaseKeyRole, SupabaseRequestError, type SupabaseStoreOptions } from "./supabase.ts";
@@ -95,8 +95,9 @@ export async function openStore(config: StoreConfig, options: OpenStoreOptions):
     }
     case "embedded": {
       const dataDir = resolveDataDir(config.DATA_DIR);
-      options.log.info({ store: kind, dataDir }, "bar store: embedded SQLite under DATA_DIR");
-      return openEmbeddedStore({ dataDir, log: options.log });
+      const file = embeddedDbFile(config.NATS_NAMESPACE);
+      options.log.info({ store: kind, dataDir, file }, "bar store: embedded SQLite under DATA_DIR");
+      return openEmbeddedStore({ dataDir, namespace: config.NATS_NAMESPACE, log: options.log });
     }
   }
 }

@@ -1,0 +1,38 @@
+import { namespaceSchema } from "@gapfill/contracts";
+
+/** Variables that lead to real bars or a real project: the demo never hands them to a service. */
+const REAL_DATA_VARIABLES = [
+  "DATABASE_URL",
+  "DATABASE_SCHEMA",
+  "DATABASE_PREPARE",
+  "SUPABASE_URL",
+  "SUPABASE_API_KEY",
+  "SUPABASE_ANON_KEY",
+  "SUPABASE_JWKS_URL",
+  "SUPABASE_JWT_SECRET",
+  "SUPABASE_ALLOW_SUB",
+] as const;
+
+export interface DemoIsolation {
+  /** The demo's NATS_NAMESPACE: `demo`, or `<NATS_NAMESPACE>_demo`. Its streams, KV bucket and store file follow it. */
+  namespace: string;
+  /** Variables set in the environment that the demo leaves out. */
+  ignored: string[];
+}
+
+/**
+ * Simulated bars must never mix with real ones: `npm start` after `npm run demo` (or the other way round) on the
+ * same NATS server and DATA_DIR would otherwise resume one series from the other's last bar. So the demo runs in
+ * its own namespace (streams `demo_BARS`, …, embedded file `bars.demo.sqlite3`) and never reaches a database or
+ * Supabase project the environment points at.
+ */
+export function demoIsolation(env: NodeJS.ProcessEnv): DemoIsolation {
+  const base = env.NATS_NAMESPACE?.trim() ?? "";
+  const namespace = base ? `${base}_demo` : "demo";
+  if (!namespaceSchema.safeParse(namespace).success) {
+    throw new Error(
+      `NATS_NAMESPACE: the demo would run in "${namespace}", not a valid namespace; expected up to 27 letters, digits, '_' or '-'`,
+    );
+  }
+  return { namespace, ignored: REAL_DATA_VARIABLES.filter((name) => env[name] !== undefined && env[name] !== "") };
+}
