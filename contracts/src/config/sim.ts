@@ -99,6 +99,8 @@ export const simConfigSchema = z.object({
   SIM_HISTORY_HOURS: numberKnob(simKnobs.historyHours),
   /** Fixed anchor "now" for reproducible tapes; unset = the wall clock at start. */
   SIM_NOW: simNowSchema.optional(),
+  /** Where the tape begins (same forms as SIM_NOW); unset = SIM_NOW - SIM_HISTORY_HOURS. Same seed and start, same market. */
+  SIM_TAPE_START: simNowSchema.optional(),
   /** Simulated seconds per wall-clock second (0 freezes the clock). */
   SIM_SPEED: numberKnob(simKnobs.speed),
   SIM_WS_LIFETIME_MS: intKnob(simKnobs.wsLifetimeMs),

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { logLevelSchema, natsUrlSchema, portSchema } from "./env.ts";
+import { simConfigSchema } from "./sim.ts";
 
 /** `npm start` / `npm run demo`: the supervisor that runs the whole stack on one machine. */
 export const stackConfigSchema = z.object({
@@ -10,6 +11,8 @@ export const stackConfigSchema = z.object({
   PORT: portSchema(8000),
   /** Where the demo's Binance simulator listens. */
   SIM_PORT: portSchema(9090),
+  /** Hours of simulated history each demo starts with. */
+  SIM_HISTORY_HOURS: simConfigSchema.shape.SIM_HISTORY_HOURS,
   /** nats-server binary started when nothing answers at NATS_URL. */
   NATS_SERVER_BIN: z.string().trim().min(1).default("nats-server"),
 });

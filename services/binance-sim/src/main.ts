@@ -11,6 +11,7 @@ const sim = await startSim({
   symbols: config.BINANCE_SYMBOL,
   historyHours: config.SIM_HISTORY_HOURS,
   now: config.SIM_NOW,
+  tapeStart: config.SIM_TAPE_START,
   speed: config.SIM_SPEED,
   wsLifetimeMs: config.SIM_WS_LIFETIME_MS,
   pingIntervalMs: config.SIM_WS_PING_INTERVAL_MS,

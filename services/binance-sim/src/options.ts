@@ -16,6 +16,11 @@ export interface SimOptions {
   historyHours?: number;
   /** Fixed anchor "now" in epoch ms for reproducible runs (default: Date.now() at start). */
   now?: number;
+  /**
+   * Where the tape begins, epoch ms (default: `now - historyHours`). A simulator restarted with the same seed and
+   * tape start serves the same market, so a supervisor can restart it under a running ingestor.
+   */
+  tapeStart?: number;
   /** Simulated seconds per wall second (default 1; 0 freezes the clock at `now`). */
   speed?: number;
   /** Cut every WS connection after this long, wall-clock ms (default 24 h). */
@@ -55,6 +60,7 @@ const optionsSchema = z.strictObject({
   symbols: z.array(z.string().regex(SYMBOL_PATTERN, "must be upper-case symbols like BTCUSDT")).min(1).default(["BTCUSDT"]),
   historyHours: knob(simKnobs.historyHours),
   now: z.number().int().positive().optional(),
+  tapeStart: z.number().int().positive().optional(),
   speed: knob(simKnobs.speed),
   wsLifetimeMs: intKnob(simKnobs.wsLifetimeMs),
   faults: simFaultsPatchSchema.default({}),

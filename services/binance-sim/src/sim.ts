@@ -1,5 +1,5 @@
 import type { AddressInfo } from "node:net";
-import { simFaultsPatchSchema, describeIssues, type ClosedBar, type SimFaults } from "@gapfill/contracts";
+import { simFaultsPatchSchema, simKnobs, describeIssues, type ClosedBar, type SimFaults } from "@gapfill/contracts";
 import { createLogger } from "@gapfill/kit";
 import { buildSimApp } from "./app.ts";
 import { simClock } from "./clock.ts";
@@ -30,7 +30,7 @@ export interface RunningSim {
   stats(): SimStats;
   /** Zeroes the counters of stats() (not the weight limiter's state). */
   resetStats(): void;
-  /** Where the tape starts: `now - historyHours`. */
+  /** Where the tape starts: `tapeStart`, else `now - historyHours`. */
   historyStart: number;
   stop(): Promise<void>;
 }
@@ -47,11 +47,15 @@ export async function startSim(options: SimOptions = {}): Promise<RunningSim> {
   const log = config.log ?? createLogger({ service: "binance-sim", level: "silent" });
   const anchor = config.now ?? Date.now();
   const clock = simClock(anchor, config.speed);
-  const historyStart = anchor - Math.round(config.historyHours * 3_600_000);
+  const historyStart = config.tapeStart ?? anchor - Math.round(config.historyHours * 3_600_000);
+  const tapeHours = (anchor - historyStart) / 3_600_000;
+  if (tapeHours < 0 || tapeHours > simKnobs.historyHours.max) {
+    throw new Error(`startSim: invalid options: tapeStart must lie within ${simKnobs.historyHours.max} hours before now`);
+  }
   const tapes = new Map(
     config.symbols.map((symbol) => [
       symbol,
-      new Tape({ spec: marketSpec(symbol), seed: config.seed, startMs: historyStart, expectedTrades: Math.ceil((config.historyHours + 1) * TRADES_PER_HOUR) }),
+      new Tape({ spec: marketSpec(symbol), seed: config.seed, startMs: historyStart, expectedTrades: Math.ceil((tapeHours + 1) * TRADES_PER_HOUR) }),
     ]),
   );
   const generationStarted = performance.now();

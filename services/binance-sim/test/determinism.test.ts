@@ -38,3 +38,28 @@ describe("a fixed seed and a fixed now", () => {
     expect((await tapeOver(other, until)).bytes).not.toBe(a.bytes);
   });
 });
+
+describe("a fixed seed and a fixed tape start", () => {
+  it("serve the same market from simulators started at different nows, as after a restart", async () => {
+    const tapeStart = FIXED_NOW - 20 * 60_000;
+    const first = await startSim({ now: FIXED_NOW - 10 * 60_000, tapeStart, seed: 5, speed: 0 });
+    const restarted = await startSim({ now: FIXED_NOW, tapeStart, seed: 5, speed: 0 });
+    started.push(first, restarted);
+    expect([first.historyStart, restarted.historyStart]).toEqual([tapeStart, tapeStart]);
+    const until = first.clock();
+    const before = await tapeOver(first, until);
+    expect(before.trades.length).toBeGreaterThan(5_000);
+    expect((await tapeOver(restarted, until)).bytes).toBe(before.bytes);
+    const closedBy = Math.floor(until / 15_000) * 15_000;
+    expect(restarted.groundTruth("BTCUSDT", tapeStart, closedBy)).toEqual(first.groundTruth("BTCUSDT", tapeStart, closedBy));
+    // Without the pinned start, a later simulator draws another market over the same minutes.
+    const unpinned = await startSim({ now: FIXED_NOW, historyHours: 1 / 3 - 1 / 60, seed: 5, speed: 0 });
+    started.push(unpinned);
+    expect((await tapeOver(unpinned, until)).bytes).not.toBe(before.bytes);
+  });
+
+  it("refuses a tape start after now or more than a week before it", async () => {
+    await expect(startSim({ now: FIXED_NOW, tapeStart: FIXED_NOW + 1 })).rejects.toThrow(/tapeStart/);
+    await expect(startSim({ now: FIXED_NOW, tapeStart: FIXED_NOW - 8 * 24 * 3_600_000 })).rejects.toThrow(/tapeStart/);
+  });
+});

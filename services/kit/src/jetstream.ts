@@ -95,6 +95,23 @@ export async function ensureJetStream(
   return { names, actions };
 }
 
+/**
+ * The inverse of ensureJetStream: deletes a namespace's streams and sessions bucket (with their consumers and
+ * messages), for data that is disposable by design, like a demo's simulated bars. Returns what existed and is gone.
+ */
+export async function deleteJetStream(nc: NatsConnection, namespace: string): Promise<string[]> {
+  const names = natsNames(namespace);
+  const jsm = await jetstreamManager(nc);
+  const deleted: string[] = [];
+  const streams = [names.streams.bars, names.streams.mlTicks, names.streams.mlEvents, `KV_${names.buckets.sessions}`];
+  for (const name of streams) {
+    if ((await streamConfigOrNull(jsm, name)) === null) continue;
+    await jsm.streams.delete(name);
+    deleted.push(name);
+  }
+  return deleted;
+}
+
 async function streamConfigOrNull(jsm: JetStreamManager, name: string): Promise<StreamConfig | null> {
   try {
     return (await jsm.streams.info(name)).config;

@@ -3,13 +3,14 @@ import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStre
 import { Kvm } from "@nats-io/kv";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { natsNames } from "@gapfill/contracts";
-import { ensureJetStream } from "../src/index.ts";
+import { deleteJetStream, ensureJetStream } from "../src/index.ts";
 import { connectTestNats, deleteNamespaceStreams, uniqueNamespace } from "../src/testing/index.ts";
 
 let nc: NatsConnection;
 let jsm: JetStreamManager;
 const ns1 = uniqueNamespace();
 const ns2 = uniqueNamespace();
+const ns3 = uniqueNamespace();
 
 beforeAll(async () => {
   nc = await connectTestNats();
@@ -19,6 +20,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await deleteNamespaceStreams(nc, ns1);
   await deleteNamespaceStreams(nc, ns2);
+  await deleteNamespaceStreams(nc, ns3);
   await nc.close();
 });
 
@@ -90,5 +92,19 @@ describe("ensureJetStream", () => {
     await kv2.put("s", "x");
     expect(await kv1.get("s")).toBeNull();
     expect((await kv2.get("s"))?.string()).toBe("x");
+  });
+});
+
+describe("deleteJetStream", () => {
+  it("deletes a namespace's streams and bucket, leaves other namespaces alone, and is a no-op the second time", async () => {
+    const doomed = ns3;
+    const settings = { namespace: doomed, barsMaxAgeHours: 168, sessionTtlSeconds: 1800 };
+    await ensureJetStream(nc, settings);
+    await ensureJetStream(nc, { ...settings, namespace: ns2 });
+    const kept = await streamsOf(ns2);
+    expect(await deleteJetStream(nc, doomed)).toEqual([`${doomed}_BARS`, `${doomed}_ML_TICKS`, `${doomed}_ML_EVENTS`, `KV_${doomed}_sessions`]);
+    expect(await streamsOf(doomed)).toEqual([]);
+    expect(await streamsOf(ns2)).toEqual(kept);
+    expect(await deleteJetStream(nc, doomed)).toEqual([]);
   });
 });

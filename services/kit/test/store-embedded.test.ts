@@ -1,12 +1,12 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
 import { BAR_MS } from "@gapfill/contracts";
 import { createLogger } from "../src/log.ts";
-import { EMBEDDED_DB_FILE, embeddedDbFile, MAX_PAGE_LIMIT, openEmbeddedStore, openStore } from "../src/store/index.ts";
+import { deleteEmbeddedStore, EMBEDDED_DB_FILE, embeddedDbFile, MAX_PAGE_LIMIT, openEmbeddedStore, openStore } from "../src/store/index.ts";
 import { TEST_SERIES_START, testBars, waitFor } from "../src/testing/index.ts";
 import { describeStoreContract } from "./store.contract.ts";
 
@@ -73,6 +73,13 @@ describe("embedded store", () => {
     expect(await demo.lastBarTs("BTCUSDT")).toBe(demoBars.at(-1)!.ts);
     await Promise.all([plain.close(), demo.close()]);
     expect((await readdir(dir)).filter((name) => name.endsWith(".sqlite3")).sort()).toEqual([EMBEDDED_DB_FILE, embeddedDbFile("demo")].sort());
+
+    // Deleting one namespace's file leaves the other's bars in place.
+    expect(deleteEmbeddedStore(dir, "demo").map((file) => basename(file))).toEqual([embeddedDbFile("demo")]);
+    expect(await readdir(dir)).not.toContain(embeddedDbFile("demo"));
+    const reopened = await open("");
+    expect(await reopened.pageNewestFirst("BTCUSDT", { limit: 100 })).toEqual([...realBars].reverse());
+    await reopened.close();
   });
 
   it("is shared by two OS processes at once: each committed batch is visible to the reader, never half of one", async () => {

@@ -1,4 +1,5 @@
 import { namespaceSchema } from "@gapfill/contracts";
+import { connectNats, deleteEmbeddedStore, deleteJetStream, type Logger } from "@gapfill/kit";
 
 /** Variables that lead to real bars or a real project: the demo never hands them to a service. */
 const REAL_DATA_VARIABLES = [
@@ -35,4 +36,19 @@ export function demoIsolation(env: NodeJS.ProcessEnv): DemoIsolation {
     );
   }
   return { namespace, ignored: REAL_DATA_VARIABLES.filter((name) => env[name] !== undefined && env[name] !== "") };
+}
+
+/**
+ * Every demo starts a fresh simulated market: a new simulator draws another market over the same hours, so bars
+ * left by an earlier demo would join the new ones with a jump in price and aggregate ids that run backwards. Deletes
+ * the demo namespace's streams, bucket and embedded store file; returns what it removed.
+ */
+export async function resetDemoData(options: { natsUrl: string; namespace: string; dataDir: string; log: Logger }): Promise<string[]> {
+  const nc = await connectNats({ url: options.natsUrl, name: "gapfill-stack", log: options.log });
+  try {
+    const streams = await deleteJetStream(nc, options.namespace);
+    return [...streams, ...deleteEmbeddedStore(options.dataDir, options.namespace)];
+  } finally {
+    await nc.close();
+  }
 }

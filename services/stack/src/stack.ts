@@ -1,7 +1,7 @@
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { StackConfig } from "@gapfill/contracts";
-import { embeddedDbFile, redactUrlCredentials, REPO_ROOT, resolveDataDir } from "@gapfill/kit";
-import { demoIsolation } from "./demo-isolation.ts";
+import { createLogger, embeddedDbFile, redactUrlCredentials, REPO_ROOT, resolveDataDir } from "@gapfill/kit";
+import { demoIsolation, resetDemoData } from "./demo-isolation.ts";
 import { natsAnswers, startLocalNatsServer, type LocalNatsServer } from "./local-nats.ts";
 import { Supervisor } from "./supervisor.ts";
 
@@ -118,8 +118,22 @@ export async function runStack(options: StackOptions): Promise<RunningStack> {
         `demo bars stay apart from live ones: NATS namespace "${demo.namespace}", embedded store ${embeddedDbFile(demo.namespace)}` +
           (demo.ignored.length > 0 ? `; not passed on: ${demo.ignored.join(", ")}` : ""),
       );
-      supervisor.start({ name: "sim", command: process.execPath, args: nodeArgs("binance-sim"), cwd: REPO_ROOT, env: { ...baseEnv, SIM_PORT: String(config.SIM_PORT) } });
+      if (await httpOk(`${simUrl}/api/v3/ping`)) {
+        throw new Error(`something already answers at ${simUrl} (another demo?): stop it, or set SIM_PORT`);
+      }
+      // The tape start is fixed for the whole run, so a simulator the supervisor restarts serves the same market.
+      const tapeStart = Date.now() - Math.round(config.SIM_HISTORY_HOURS * 3_600_000);
+      const simEnv: Record<string, string | undefined> = { ...baseEnv, SIM_PORT: String(config.SIM_PORT), SIM_HISTORY_HOURS: String(config.SIM_HISTORY_HOURS) };
+      if (!env.SIM_NOW && !env.SIM_TAPE_START) simEnv.SIM_TAPE_START = String(tapeStart);
+      supervisor.start({ name: "sim", command: process.execPath, args: nodeArgs("binance-sim"), cwd: REPO_ROOT, env: simEnv });
       await waitUntil(() => httpOk(`${simUrl}/api/v3/ping`), 60_000, "the Binance simulator", options.signal);
+      const removed = await resetDemoData({
+        natsUrl: config.NATS_URL,
+        namespace: demo.namespace,
+        dataDir: baseEnv.DATA_DIR!,
+        log: createLogger({ service: "stack", level: "silent" }),
+      });
+      if (removed.length > 0) say(`fresh simulated market: removed the previous demo's ${removed.map((name) => basename(name)).join(", ")}`);
       baseEnv.BINANCE_REST_URL = simUrl;
       baseEnv.BINANCE_WS_URL = `ws://127.0.0.1:${config.SIM_PORT}`;
     } else {

@@ -9,8 +9,18 @@ import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { BAR_MS, stackConfigSchema, type ClosedBar } from "@gapfill/contracts";
-import { loadConfig, REPO_ROOT } from "@gapfill/kit";
-import { connectTestNats, deleteNamespaceStreams, freePort, readStreamBars, TEST_NATS_URL, uniqueNamespace, waitFor } from "@gapfill/kit/testing";
+import { createLogger, ensureJetStream, loadConfig, openEmbeddedStore, REPO_ROOT } from "@gapfill/kit";
+import {
+  connectTestNats,
+  deleteNamespaceStreams,
+  freePort,
+  publishBars,
+  readStreamBars,
+  TEST_NATS_URL,
+  testBars,
+  uniqueNamespace,
+  waitFor,
+} from "@gapfill/kit/testing";
 import { runStack, type RunningStack } from "../src/index.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -20,6 +30,11 @@ const SYMBOL = "BTCUSDT";
 const namespace = uniqueNamespace("e2e");
 const dataDir = mkdtempSync(join(tmpdir(), "gapfill-e2e-"));
 const output: string[] = [];
+/**
+ * A bar from an earlier demo's market, 3 hours ago (before this demo's 2 h of history): the new demo must start
+ * without it, or the ingestor would resume from it and the page would show it.
+ */
+const staleBar = testBars(SYMBOL, Math.floor((Date.now() - 3 * 3_600_000) / BAR_MS) * BAR_MS, 1, 99)[0]!;
 let stack: RunningStack;
 let simUrl: string;
 let browser: Browser;
@@ -42,8 +57,16 @@ beforeAll(async () => {
     DATA_DIR: dataDir,
     PORT: String(port),
     SIM_PORT: String(simPort),
+    SIM_HISTORY_HOURS: "2",
     LOG_LEVEL: "info",
   });
+  // What an earlier demo left behind: a bar of another simulated market in the stream and in the store.
+  nc = await connectTestNats();
+  await ensureJetStream(nc, { namespace: `${namespace}_demo`, barsMaxAgeHours: 168, sessionTtlSeconds: 1800 });
+  await publishBars(nc, `${namespace}_demo`, [staleBar]);
+  const staleStore = openEmbeddedStore({ dataDir, namespace: `${namespace}_demo`, log: createLogger({ service: "e2e", level: "silent" }) });
+  await staleStore.upsertBars([staleBar]);
+  await staleStore.close();
   stack = await runStack({
     mode: "demo",
     config,
@@ -52,7 +75,6 @@ beforeAll(async () => {
       NATS_NAMESPACE: namespace,
       // A database the demo must not reach: were it passed on, the recorder could not record and bootstrap would fail.
       DATABASE_URL: "postgres://127.0.0.1:1/not-for-simulated-bars",
-      SIM_HISTORY_HOURS: "2",
       INGEST_BACKFILL_HOURS: "1",
       INGESTOR_METRICS_PORT: "0",
       RECORDER_METRICS_PORT: "0",
@@ -61,7 +83,6 @@ beforeAll(async () => {
     write: (text) => void output.push(text),
   });
   await stack.ready(90_000);
-  nc = await connectTestNats();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic", "--no-first-run"],
@@ -118,7 +139,10 @@ it("shows candles that are contiguous, match the simulator, and keep going acros
 
   // The simulated bars went to the demo's own namespace, never to the one live data would use.
   expect(output.join("")).toMatch(new RegExp(`NATS namespace "${namespace}_demo".*not passed on: DATABASE_URL`));
+  expect(output.join("")).toMatch(new RegExp(`removed the previous demo's ${namespace}_demo_BARS, .*bars.${namespace}_demo.sqlite3`));
   const demoStream = await readStreamBars(nc, `${namespace}_demo`);
+  expect(demoStream.has(`${SYMBOL}:${staleBar.ts}`)).toBe(false);
+  expect(before.some((bar) => bar.ts <= staleBar.ts)).toBe(false);
   for (const bar of before) expect(demoStream.get(`${SYMBOL}:${bar.ts}`), `bar ${bar.ts} in the demo stream`).toEqual(bar);
   await expect(readStreamBars(nc, namespace)).rejects.toThrow(/stream not found/);
   mkdirSync(ARTIFACTS, { recursive: true });

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import Database, { type Database as SqliteDatabase, type Statement } from "better-sqlite3";
 import type { ClosedBar } from "@gapfill/contracts";
@@ -20,6 +20,14 @@ export const EMBEDDED_DB_FILE = "bars.sqlite3";
 /** The database file of a namespace's bars: `bars.sqlite3`, or `bars.<namespace>.sqlite3`. */
 export function embeddedDbFile(namespace = ""): string {
   return namespace ? `bars.${namespace}.sqlite3` : EMBEDDED_DB_FILE;
+}
+
+/** Deletes a namespace's embedded database (and its WAL files); for disposable data, like a demo's. */
+export function deleteEmbeddedStore(dataDir: string, namespace = ""): string[] {
+  const base = join(resolve(dataDir), embeddedDbFile(namespace));
+  const files = [base, `${base}-wal`, `${base}-shm`].filter((file) => existsSync(file));
+  for (const file of files) rmSync(file);
+  return files;
 }
 
 /**

@@ -9,7 +9,7 @@ import { resolveDataDir } from "../data-dir.ts";
 
 export type { BarPageQuery, BarStore, StoreKind } from "./types.ts";
 export { StoreConfigError, StoreInputError } from "./errors.ts";
-export { EMBEDDED_DB_FILE, embeddedDbFile, openEmbeddedStore, type EmbeddedStoreOptions } from "./embedded.ts";
+export { deleteEmbeddedStore, EMBEDDED_DB_FILE, embeddedDbFile, openEmbeddedStore, type EmbeddedStoreOptions } from "./embedded.ts";
 export { MAX_PAGE_LIMIT } from "./input.ts";
 export { openPostgresStore, type PostgresStoreOptions } from "./postgres.ts";
 export { openSupabaseStore, supabaseKeyRole, SupabaseRequestError, type SupabaseStoreOptions } from "./supabase.ts";
