@@ -60,7 +60,7 @@ export async function backfillFromKlines(
       lastLogAt = now;
       const percent = edge > startTs ? Math.min(100, ((cursor - startTs) / (edge - startTs)) * 100) : 100;
       log.info(
-        { symbol, percent: Number(percent.toFixed(1)), reached: new Date(cursor).toISOString(), requests },
+        { percent: Number(percent.toFixed(1)), reached: new Date(cursor).toISOString(), requests },
         "backfill from 1 s klines",
       );
     }
