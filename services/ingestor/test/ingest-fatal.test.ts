@@ -3,23 +3,20 @@ import { fileURLToPath } from "node:url";
 import { afterEach, expect, it } from "vitest";
 import { TEST_NATS_URL } from "@gapfill/kit/testing";
 import { createWorld, SYMBOL, type IngestWorld } from "./support/harness.ts";
-import { startRecordingProxy, type ProxyFaults } from "./support/recording-proxy.ts";
+import type { ProxyFaults } from "./support/recording-proxy.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
 let world: IngestWorld | undefined;
-let proxy: Awaited<ReturnType<typeof startRecordingProxy>> | undefined;
 afterEach(async () => {
   await world?.cleanup();
-  await proxy?.close();
-  world = proxy = undefined;
+  world = undefined;
 });
 
 /** A world whose ingestor reaches the simulator's REST API through a proxy that changes answers. */
 async function worldBehindProxy(faults: ProxyFaults): Promise<{ world: IngestWorld; restUrl: string }> {
   world = await createWorld({ historyHours: 0.5, speed: 10 });
-  proxy = await startRecordingProxy(world.sim.restUrl, faults);
-  return { world, restUrl: proxy.url };
+  return { world, restUrl: (await world.proxyRest(faults)).url };
 }
 
 it("ends the process at start with Binance's answer when a symbol is unknown, warning of nothing else first", async () => {

@@ -2,7 +2,7 @@ import { afterEach, expect, it } from "vitest";
 import { BAR_MS, barOpenTime } from "@gapfill/contracts";
 import { waitFor } from "@gapfill/kit/testing";
 import { createWorld, expectSeriesMatchesTruth, metricValue, SYMBOL, waitForBarAt, type IngestWorld } from "./support/harness.ts";
-import { startRecordingProxy } from "./support/recording-proxy.ts";
+import type { RecordingProxy } from "./support/recording-proxy.ts";
 
 interface RestRow {
   a: number;
@@ -14,10 +14,9 @@ interface RestRow {
 const DAY_MS = 86_400_000;
 
 let world: IngestWorld | undefined;
-let proxy: Awaited<ReturnType<typeof startRecordingProxy>> | undefined;
+let proxy: RecordingProxy | undefined;
 afterEach(async () => {
   await world?.cleanup();
-  await proxy?.close();
   world = proxy = undefined;
 });
 
@@ -27,7 +26,7 @@ afterEach(async () => {
  */
 async function startWorld(change: (row: RestRow) => RestRow | null): Promise<{ world: IngestWorld; restUrl: string }> {
   world = await createWorld({ historyHours: 1, speed: 10 });
-  proxy = await startRecordingProxy(world.sim.restUrl, {
+  proxy = await world.proxyRest({
     rewrite: (path, body) => {
       if (!path.startsWith("/api/v3/aggTrades")) return body;
       return JSON.stringify((JSON.parse(body) as RestRow[]).map(change).filter((row) => row !== null));

@@ -1,13 +1,10 @@
 import { afterAll, expect, it } from "vitest";
 import { BAR_MS, barOpenTime } from "@gapfill/contracts";
 import { createWorld, expectSeriesMatchesTruth, waitForBarAt, type IngestWorld } from "./support/harness.ts";
-import { startRecordingProxy } from "./support/recording-proxy.ts";
 
 let world: IngestWorld;
-let proxy: Awaited<ReturnType<typeof startRecordingProxy>>;
 afterAll(async () => {
   await world?.cleanup();
-  await proxy?.close();
 });
 
 it("under a lowered weight budget slows down, honours Retry-After, never gets a 418 and still equals ground truth", async () => {
@@ -22,7 +19,7 @@ it("under a lowered weight budget slows down, honours Retry-After, never gets a 
     banAfterRejections: 1,
     faults: { restErrorBurst: { status: 429, count: 2, retryAfterSeconds: 2 } },
   });
-  proxy = await startRecordingProxy(world.sim.restUrl);
+  const proxy = await world.proxyRest();
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "3", BINANCE_REST_URL: proxy.url });
   await ingestor.live;
   const series = await waitForBarAt(world, barOpenTime(world.sim.clock()) - BAR_MS);

@@ -2,11 +2,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startSim, type RunningSim, type SimOptions } from "@gapfill/binance-sim";
 import { waitFor } from "@gapfill/kit/testing";
 import { BinanceRest, RestRequestError, RestStoppedError } from "../src/binance/rest.ts";
-import { startRecordingProxy, type ProxiedExchange, type ProxyFaults } from "./support/recording-proxy.ts";
+import { startRecordingProxy, type ProxiedExchange, type ProxyFaults, type RecordingProxy } from "./support/recording-proxy.ts";
 import { SYMBOL, testLogger } from "./support/harness.ts";
 
 let sim: RunningSim | undefined;
-let proxy: Awaited<ReturnType<typeof startRecordingProxy>> | undefined;
+let proxy: RecordingProxy | undefined;
 afterEach(async () => {
   await proxy?.close();
   await sim?.stop();

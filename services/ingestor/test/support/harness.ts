@@ -9,6 +9,7 @@ import { createLogger, ensureJetStream, loadConfig, type Logger, type NatsConnec
 import { connectTestNats, deleteNamespaceStreams, TEST_NATS_URL, uniqueNamespace, waitFor } from "@gapfill/kit/testing";
 import { startSim, type RunningSim, type SimOptions } from "@gapfill/binance-sim";
 import { startIngestor, type IngestorTuning, type RunningIngestor } from "../../src/index.ts";
+import { startRecordingProxy, type ProxyFaults, type RecordingProxy } from "./recording-proxy.ts";
 
 export const SYMBOL = "BTCUSDT";
 
@@ -29,6 +30,8 @@ export interface IngestWorld {
    * whose clock is off); stopped by `cleanup()` unless stopped before.
    */
   startIngestor(env?: Record<string, string>, tuning?: Partial<IngestorTuning>, hostClock?: () => number): Promise<RunningIngestor>;
+  /** A recording proxy in front of the simulator's REST API, changing answers by `faults`; closed by `cleanup()`. */
+  proxyRest(faults?: ProxyFaults): Promise<RecordingProxy>;
   cleanup(): Promise<void>;
 }
 
@@ -38,6 +41,7 @@ export async function createWorld(simOptions: SimOptions): Promise<IngestWorld> 
   await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 168, sessionTtlSeconds: 1800 });
   const sim = await startSim({ seed: 7, ...simOptions });
   const ingestors: RunningIngestor[] = [];
+  const proxies: RecordingProxy[] = [];
   const config = (env: Record<string, string> = {}) =>
     loadConfig(ingestorConfigSchema, "ingestor", {
       NATS_URL: TEST_NATS_URL,
@@ -65,8 +69,14 @@ export async function createWorld(simOptions: SimOptions): Promise<IngestWorld> 
       ingestors.push(ingestor);
       return ingestor;
     },
+    async proxyRest(faults = {}) {
+      const proxy = await startRecordingProxy(sim.restUrl, faults);
+      proxies.push(proxy);
+      return proxy;
+    },
     async cleanup() {
       await Promise.all(ingestors.map((ingestor) => ingestor.stop()));
+      await Promise.all(proxies.map((proxy) => proxy.close()));
       await sim.stop();
       await deleteNamespaceStreams(nc, ns);
       await nc.close();

@@ -24,10 +24,13 @@ export interface ProxyFaults {
  * what the simulator answered (`rewrite`) or break an answer's body (`breakBody`), to stand in for what Binance or
  * the network may do that the simulator does not.
  */
-export async function startRecordingProxy(
-  targetUrl: string,
-  faults: ProxyFaults = {},
-): Promise<{ url: string; log: ProxiedExchange[]; close: () => Promise<void> }> {
+export interface RecordingProxy {
+  url: string;
+  log: ProxiedExchange[];
+  close(): Promise<void>;
+}
+
+export async function startRecordingProxy(targetUrl: string, faults: ProxyFaults = {}): Promise<RecordingProxy> {
   const target = new URL(targetUrl);
   const log: ProxiedExchange[] = [];
   const server: Server = createServer((req, res) => {
