@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import type { ErrorBody } from "@gapfill/contracts";
+import { errorBodySchema, type ErrorBody } from "@gapfill/contracts";
 import { StoreInputError } from "@gapfill/kit";
 
 /** An error a handler throws on purpose: its status, stable code and message reach the client as they are. */
@@ -12,6 +12,11 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The OpenAPI responses of a route's error statuses, every one an `{error: {code, message}}` body. */
+export function errorResponses<S extends number>(...statuses: S[]): Record<S, typeof errorBodySchema> {
+  return Object.fromEntries(statuses.map((status) => [status, errorBodySchema])) as Record<S, typeof errorBodySchema>;
 }
 
 export function errorBody(code: string, message: string): ErrorBody {

@@ -103,7 +103,8 @@ export async function deleteJetStream(nc: NatsConnection, namespace: string): Pr
   const names = natsNames(namespace);
   const jsm = await jetstreamManager(nc);
   const deleted: string[] = [];
-  const streams = [names.streams.bars, names.streams.mlTicks, names.streams.mlEvents, `KV_${names.buckets.sessions}`];
+  // Every stream the namespace's names define, and the one behind each KV bucket.
+  const streams = [...Object.values(names.streams), ...Object.values(names.buckets).map((bucket) => `KV_${bucket}`)];
   for (const name of streams) {
     if ((await streamConfigOrNull(jsm, name)) === null) continue;
     await jsm.streams.delete(name);

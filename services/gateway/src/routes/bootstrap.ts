@@ -2,12 +2,12 @@ import { createHash } from "node:crypto";
 import { constants as zlibConstants } from "node:zlib";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { BAR_MS, bootstrapPageSchema, bootstrapQuerySchema, errorBodySchema } from "@gapfill/contracts";
+import { BAR_MS, bootstrapPageSchema, bootstrapQuerySchema } from "@gapfill/contracts";
 import { MAX_PAGE_LIMIT } from "@gapfill/kit";
 import { actingSub } from "../access.ts";
 import type { GatewayContext } from "../context.ts";
 import { decodeCursor, encodeCursor } from "../cursor.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, errorResponses } from "../errors.ts";
 import { IMMUTABLE_BELOW_SEAM_MS, readSeam } from "../seam.ts";
 import { knownSymbol } from "./sessions.ts";
 
@@ -56,12 +56,7 @@ export function bootstrapRoutes(app: FastifyInstance, ctx: GatewayContext): void
         querystring: bootstrapQuerySchema,
         response: {
           200: bootstrapPageSchema,
-          400: errorBodySchema,
-          401: errorBodySchema,
-          403: errorBodySchema,
-          404: errorBodySchema,
-          410: errorBodySchema,
-          429: errorBodySchema,
+          ...errorResponses(400, 401, 403, 404, 410, 429),
         },
       },
     },

@@ -1,7 +1,8 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { devTokenRequestSchema, devTokenResponseSchema, errorBodySchema } from "@gapfill/contracts";
+import { devTokenRequestSchema, devTokenResponseSchema } from "@gapfill/contracts";
 import type { GatewayContext } from "../context.ts";
+import { errorResponses } from "../errors.ts";
 import { signLocalToken } from "../local-mode.ts";
 
 const DEV_TOKEN_TTL_SECONDS = 3600;
@@ -16,7 +17,7 @@ export function devTokenRoutes(app: FastifyInstance, ctx: GatewayContext, secret
         summary: "Local mode only: a token the gateway accepts (404 when SUPABASE_URL is set)",
         tags: ["local mode"],
         body: devTokenRequestSchema.nullish(),
-        response: { 200: devTokenResponseSchema, 400: errorBodySchema, 429: errorBodySchema },
+        response: { 200: devTokenResponseSchema, ...errorResponses(400, 429) },
       },
     },
     async (request) => {

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import {
-  errorBodySchema,
   sessionStartRequestSchema,
   sessionStartResponseSchema,
   sessionStopRequestSchema,
@@ -9,16 +8,10 @@ import {
   type SessionStartResponse,
 } from "@gapfill/contracts";
 import type { GatewayContext } from "../context.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, errorResponses } from "../errors.ts";
 import { readSeam } from "../seam.ts";
 
-const errorResponses = {
-  400: errorBodySchema,
-  401: errorBodySchema,
-  403: errorBodySchema,
-  404: errorBodySchema,
-  429: errorBodySchema,
-};
+const sessionErrors = errorResponses(400, 401, 403, 404, 429);
 
 /** PUBLIC_BASE_URL, else the scheme and Host of the request (checked, since the Host header is the client's). */
 function publicBase(ctx: GatewayContext, request: FastifyRequest): string {
@@ -53,7 +46,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: GatewayContext): void {
         tags: ["sessions"],
         security: [{ bearer: [] }],
         body: sessionStartRequestSchema.nullish(),
-        response: { 201: sessionStartResponseSchema, ...errorResponses },
+        response: { 201: sessionStartResponseSchema, ...sessionErrors },
       },
     },
     async (request, reply) => {
@@ -86,7 +79,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: GatewayContext): void {
         tags: ["sessions"],
         security: [{ bearer: [] }],
         body: sessionStopRequestSchema,
-        response: { 200: sessionStopResponseSchema, ...errorResponses },
+        response: { 200: sessionStopResponseSchema, ...sessionErrors },
       },
     },
     async (request) => {

@@ -1,9 +1,9 @@
 import type { OutgoingHttpHeaders } from "node:http";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { BAR_MS, barTsParamSchema, errorBodySchema, gapStreamQuerySchema, type SessionRecord } from "@gapfill/contracts";
+import { BAR_MS, barTsParamSchema, gapStreamQuerySchema, type SessionRecord } from "@gapfill/contracts";
 import type { GatewayContext } from "../context.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, errorResponses } from "../errors.ts";
 import type { BarFeed } from "../stream/bar-feed.ts";
 import { GapStream } from "../stream/gap-stream.ts";
 import { SSE_HEADERS } from "../stream/sse-format.ts";
@@ -65,12 +65,7 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
         security: [{ session: [] }],
         querystring: gapStreamQuerySchema,
         response: {
-          400: errorBodySchema,
-          401: errorBodySchema,
-          403: errorBodySchema,
-          404: errorBodySchema,
-          410: errorBodySchema,
-          429: errorBodySchema,
+          ...errorResponses(400, 401, 403, 404, 410, 429),
         },
       },
     },
