@@ -11,15 +11,16 @@ import {
   connectTestPostgres,
   deleteNamespaceStreams,
   dropTestSchema,
+  quantile,
   TEST_DATABASE_URL,
   TEST_NATS_URL,
   TEST_SERIES_START,
   testBars,
   uniqueNamespace,
-} from "@gapfill/kit/testing";
+} from "@gapfill/testkit";
 import { ensureJetStream } from "@gapfill/kit";
 import { signLocalToken } from "../services/gateway/src/index.ts";
-import { now, quantile, startGatewayProcess, stopProcess } from "./gateway-support.ts";
+import { now, startGatewayProcess, stopProcess } from "./gateway-support.ts";
 
 const SYMBOL = "BTCUSDT";
 const BARS = 50_000;

@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { Kvm, type KV } from "@nats-io/kv";
 import { natsNames } from "@gapfill/contracts";
 import { createLogger, openPostgresStore, type BarStore } from "@gapfill/kit";
-import { connectTestNats, TEST_DATABASE_URL } from "@gapfill/kit/testing";
+import { connectTestNats, TEST_DATABASE_URL } from "@gapfill/testkit";
 import { readSeam } from "../services/gateway/src/seam.ts";
 import { now } from "./gateway-support.ts";
 

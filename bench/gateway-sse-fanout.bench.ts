@@ -23,13 +23,15 @@ import {
   connectTestPostgres,
   deleteNamespaceStreams,
   dropTestSchema,
+  median,
+  quantile,
   TEST_DATABASE_URL,
   TEST_NATS_URL,
   testBars,
   uniqueNamespace,
-} from "@gapfill/kit/testing";
+} from "@gapfill/testkit";
 import { signLocalToken } from "../services/gateway/src/index.ts";
-import { median, now, quantile, startGatewayProcess, stopProcess } from "./gateway-support.ts";
+import { now, startGatewayProcess, stopProcess } from "./gateway-support.ts";
 
 const SIZES = [1000, 5000, 10_000];
 /** Measured rounds per size, after one warm-up round (JIT, first GC) that is not counted. */

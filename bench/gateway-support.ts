@@ -1,9 +1,9 @@
 /**
- * Shared by the gateway benchmarks: quantiles, and the gateway run as its own process from its real entry point
+ * Shared by the gateway benchmarks: the gateway run as its own process from its real entry point
  * (services/gateway/src/main.ts). Not a benchmark by itself.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
+import { freePort } from "@gapfill/testkit";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -12,20 +12,6 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 /** Wall-clock ms with sub-ms precision, comparable across processes on one machine. */
 export const now = () => performance.timeOrigin + performance.now();
 
-export function quantile(values: readonly number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-}
-export const median = (values: readonly number[]) => quantile(values, 0.5);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startGatewayProcess(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();

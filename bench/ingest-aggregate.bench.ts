@@ -8,6 +8,7 @@
  * `npm run bench -- ingest-aggregate` (about 20 s; 2 noisy cores: medians of 7 interleaved rounds).
  */
 import { BAR_MS } from "@gapfill/contracts";
+import { median } from "@gapfill/testkit";
 import { BarAggregator } from "../services/ingestor/src/aggregate.ts";
 import { parseAggTradeFrame } from "../services/ingestor/src/binance/wire.ts";
 import { TradeSequencer } from "../services/ingestor/src/continuity.ts";
@@ -15,7 +16,6 @@ import { TradeSequencer } from "../services/ingestor/src/continuity.ts";
 const FRAMES = 200_000;
 const ROUNDS = 7;
 const START = 1_700_000_010_000 - (1_700_000_010_000 % BAR_MS);
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
 /** A seeded tape like BTCUSDT's: 0.01 tick around 67,000, 0.00001 lot, ~20 trades a second, 8-decimal strings. */
 function makeFrames(): string[] {

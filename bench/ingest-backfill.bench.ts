@@ -10,13 +10,19 @@
 import { jetstream } from "@nats-io/jetstream";
 import { BAR_MS, barOpenTime, flatBar, ingestorConfigSchema, natsNames } from "@gapfill/contracts";
 import { createLogger, ensureJetStream, loadConfig } from "@gapfill/kit";
-import { connectTestNats, deleteNamespaceStreams, TEST_NATS_URL, uniqueNamespace, waitFor } from "@gapfill/kit/testing";
+import {
+  connectTestNats,
+  deleteNamespaceStreams,
+  median,
+  TEST_NATS_URL,
+  uniqueNamespace,
+  waitFor,
+} from "@gapfill/testkit";
 import { startSim } from "../services/binance-sim/src/index.ts";
 import { startIngestor } from "../services/ingestor/src/index.ts";
 
 const ROUNDS = 3;
 const HOURS = 24;
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1]!;
 
 const sim = await startSim({ historyHours: HOURS + 0.5, speed: 1 });
 const nc = await connectTestNats();

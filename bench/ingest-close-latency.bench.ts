@@ -15,14 +15,20 @@ import { jetstream } from "@nats-io/jetstream";
 import WebSocket from "ws";
 import { BAR_MS, flatBar, ingestorConfigSchema, natsNames } from "@gapfill/contracts";
 import { createLogger, ensureJetStream, loadConfig } from "@gapfill/kit";
-import { connectTestNats, deleteNamespaceStreams, TEST_NATS_URL, uniqueNamespace, waitFor } from "@gapfill/kit/testing";
+import {
+  connectTestNats,
+  deleteNamespaceStreams,
+  quantile,
+  TEST_NATS_URL,
+  uniqueNamespace,
+  waitFor,
+} from "@gapfill/testkit";
 import { startSim } from "../services/binance-sim/src/index.ts";
 import { startIngestor } from "../services/ingestor/src/index.ts";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 120);
 const GRACE_MS = 1000;
 const SYMBOLS = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT", "DOGEUSDT", "LTCUSDT"];
-const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))]!;
 
 const sim = await startSim({ historyHours: 0.2, speed: 1, symbols: SYMBOLS });
 const nc = await connectTestNats();

@@ -22,7 +22,7 @@ import {
   testBars,
   uniqueNamespace,
   waitFor,
-} from "@gapfill/kit/testing";
+} from "@gapfill/testkit";
 import { RECORDER_DURABLE, startRecorder } from "../services/recorder/src/index.ts";
 
 const PER_SYMBOL = 20_000;

@@ -22,7 +22,7 @@ import {
   testBars,
   timeInterleaved,
   uniqueNamespace,
-} from "@gapfill/kit/testing";
+} from "@gapfill/testkit";
 
 const BARS = 50_000;
 const PAGE = 5_000;

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { waitFor } from "@gapfill/kit/testing";
+import { waitFor } from "@gapfill/testkit";
 import { startSim, type RunningSim } from "../src/index.ts";
 import { FIXED_NOW, getJson, pageByFromId, sha256, type AggTrade } from "./support.ts";
 

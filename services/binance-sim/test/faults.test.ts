@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { waitFor } from "@gapfill/kit/testing";
+import { waitFor } from "@gapfill/testkit";
 import { startSim, type RunningSim, type SimOptions } from "../src/index.ts";
 import { FIXED_NOW, getJson, RecordingClient, type AggTrade } from "./support.ts";
 

@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { waitFor } from "@gapfill/kit/testing";
+import { waitFor } from "@gapfill/testkit";
 import { getJson } from "./support.ts";
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { waitFor } from "@gapfill/kit/testing";
+import { waitFor } from "@gapfill/testkit";
 import { startSim, type RunningSim } from "../src/index.ts";
 import { FIXED_NOW, getFrom, getJson } from "./support.ts";
 

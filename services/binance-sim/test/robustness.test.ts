@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitFor } from "@gapfill/kit/testing";
+import { waitFor } from "@gapfill/testkit";
 import { startSim, type RunningSim } from "../src/index.ts";
 import { FIXED_NOW, getJson, RecordingClient } from "./support.ts";
 

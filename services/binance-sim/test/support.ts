@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { Decimal } from "decimal.js";
 import WebSocket from "ws";
-import { waitFor } from "@gapfill/kit/testing";
+import { waitFor } from "@gapfill/testkit";
 import type { AggTradeRow } from "../src/format.ts";
 import { marketSpec } from "../src/market.ts";
 import { Tape } from "../src/tape.ts";

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { waitFor } from "@gapfill/kit/testing";
+import { waitFor } from "@gapfill/testkit";
 import { startSim, type RunningSim } from "../src/index.ts";
 import { FIXED_NOW, getJson, RecordingClient, refusedUpgrade, type AggTrade, type KlineRow } from "./support.ts";
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { BAR_MS, lastClosedBarTs, type SessionStartResponse } from "@gapfill/contracts";
-import { testBars } from "@gapfill/kit/testing";
+import { testBars } from "@gapfill/testkit";
 import { createGatewayTestEnv, startGateway, SYMBOL, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
 import { metricValue } from "./support/metrics.ts";
 import { LOCAL_SECRET, localToken } from "./support/session.ts";

@@ -21,7 +21,7 @@ import {
   uniqueNamespace,
   waitFor,
   type PrivateNatsServer,
-} from "@gapfill/kit/testing";
+} from "@gapfill/testkit";
 import { buildApp } from "../src/index.ts";
 import type { FastifyInstance } from "fastify";
 import type { AddressInfo } from "node:net";

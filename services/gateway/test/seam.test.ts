@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { BAR_MS, lastClosedBarTs, type BootstrapPage, type ClosedBar } from "@gapfill/contracts";
-import { testBars, waitFor } from "@gapfill/kit/testing";
+import { testBars, waitFor } from "@gapfill/testkit";
 import { contiguousSeam, SEAM_PROBE_BARS } from "../src/seam.ts";
 import { createGatewayTestEnv, startGateway, SYMBOL, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
 import { RawSseClient } from "./support/sse.ts";

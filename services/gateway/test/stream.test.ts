@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventSource } from "eventsource";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { BAR_MS, lastClosedBarTs, type ClosedBar, type FormingBar } from "@gapfill/contracts";
-import { testBars, waitFor } from "@gapfill/kit/testing";
+import { testBars, waitFor } from "@gapfill/testkit";
 import { createGatewayTestEnv, startGateway, SYMBOL, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
 import { metricValue } from "./support/metrics.ts";
 import { RawSseClient } from "./support/sse.ts";

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterEach, expect, it } from "vitest";
-import { TEST_NATS_URL } from "@gapfill/kit/testing";
+import { TEST_NATS_URL } from "@gapfill/testkit";
 import { createWorld, SYMBOL, type IngestWorld } from "./support/harness.ts";
 import type { ProxyFaults } from "./support/recording-proxy.ts";
 

@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import { afterEach, expect, it } from "vitest";
 import { BAR_MS, barOpenTime } from "@gapfill/contracts";
-import { waitFor } from "@gapfill/kit/testing";
+import { waitFor } from "@gapfill/testkit";
 import { createWorld, expectSeriesMatchesTruth, metricValue, waitForBarAt, type IngestWorld } from "./support/harness.ts";
 
 let world: IngestWorld | undefined;

@@ -1,6 +1,6 @@
 import { afterEach, expect, it } from "vitest";
 import { BAR_MS, barOpenTime } from "@gapfill/contracts";
-import { waitFor } from "@gapfill/kit/testing";
+import { waitFor } from "@gapfill/testkit";
 import { createWorld, expectSeriesMatchesTruth, metricValue, SYMBOL, waitForBarAt, type IngestWorld } from "./support/harness.ts";
 import type { RecordingProxy } from "./support/recording-proxy.ts";
 

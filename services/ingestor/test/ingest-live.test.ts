@@ -1,6 +1,6 @@
 import { afterAll, expect, it } from "vitest";
 import { barOpenTime, formingBarSchema, type FormingBar } from "@gapfill/contracts";
-import { waitFor } from "@gapfill/kit/testing";
+import { waitFor } from "@gapfill/testkit";
 import { createWorld, SYMBOL, waitForBarAt, type IngestWorld } from "./support/harness.ts";
 
 let world: IngestWorld;

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { afterAll, expect, it } from "vitest";
 import { BAR_MS, barOpenTime, closedBarSchema } from "@gapfill/contracts";
-import { TEST_NATS_URL, waitFor } from "@gapfill/kit/testing";
+import { TEST_NATS_URL, waitFor } from "@gapfill/testkit";
 import { createWorld, expectSeriesMatchesTruth, SYMBOL, waitForBarAt, type IngestWorld } from "./support/harness.ts";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));

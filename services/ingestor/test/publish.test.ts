@@ -3,7 +3,7 @@ import { nanos } from "@nats-io/transport-node";
 import { afterEach, expect, it } from "vitest";
 import { barMsgId, flatBar, natsNames, type ClosedBar } from "@gapfill/contracts";
 import { ensureJetStream, type NatsConnection } from "@gapfill/kit";
-import { connectTestNats, deleteNamespaceStreams, uniqueNamespace, waitFor } from "@gapfill/kit/testing";
+import { connectTestNats, deleteNamespaceStreams, uniqueNamespace, waitFor } from "@gapfill/testkit";
 import { BarPublisher, readLastBar } from "../src/publish.ts";
 import { readSeries, SYMBOL, testLogger } from "./support/harness.ts";
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startSim, type RunningSim, type SimOptions } from "@gapfill/binance-sim";
-import { waitFor } from "@gapfill/kit/testing";
+import { waitFor } from "@gapfill/testkit";
 import { BinanceRest, RestRequestError, RestStoppedError } from "../src/binance/rest.ts";
 import { startRecordingProxy, type ProxiedExchange, type ProxyFaults, type RecordingProxy } from "./support/recording-proxy.ts";
 import { SYMBOL, testLogger } from "./support/harness.ts";

@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { startSim, type RunningSim } from "@gapfill/binance-sim";
-import { waitFor } from "@gapfill/kit/testing";
+import { waitFor } from "@gapfill/testkit";
 import { parseAggTradeFrame } from "../src/binance/wire.ts";
 import { TradeSocket, type TradeSocketOptions } from "../src/binance/ws.ts";
 import { testLogger } from "./support/harness.ts";

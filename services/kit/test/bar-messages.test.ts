@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeBarMessage } from "../src/index.ts";
-import { TEST_SERIES_START, testBars } from "../src/testing/index.ts";
+import { TEST_SERIES_START, testBars } from "@gapfill/testkit";
 
 const encode = (value: unknown) => new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value));
 

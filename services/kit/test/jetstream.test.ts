@@ -4,7 +4,7 @@ import { Kvm } from "@nats-io/kv";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { natsNames } from "@gapfill/contracts";
 import { deleteJetStream, ensureJetStream } from "../src/index.ts";
-import { connectTestNats, deleteNamespaceStreams, uniqueNamespace } from "../src/testing/index.ts";
+import { connectTestNats, deleteNamespaceStreams, uniqueNamespace } from "@gapfill/testkit";
 
 let nc: NatsConnection;
 let jsm: JetStreamManager;

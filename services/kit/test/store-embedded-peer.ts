@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createLogger } from "../src/log.ts";
 import { MAX_PAGE_LIMIT, openEmbeddedStore } from "../src/store/index.ts";
-import { TEST_SERIES_START, testBars } from "../src/testing/index.ts";
+import { TEST_SERIES_START, testBars } from "@gapfill/testkit";
 
 export const PEER_SYMBOL = "PEERUSDT";
 export const PEER_BATCH = 500;

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { BAR_MS } from "@gapfill/contracts";
 import { createLogger } from "../src/log.ts";
 import { deleteEmbeddedStore, EMBEDDED_DB_FILE, embeddedDbFile, MAX_PAGE_LIMIT, openEmbeddedStore, openStore } from "../src/store/index.ts";
-import { TEST_SERIES_START, testBars, waitFor } from "../src/testing/index.ts";
+import { TEST_SERIES_START, testBars, waitFor } from "@gapfill/testkit";
 import { describeStoreContract } from "./store.contract.ts";
 
 const log = createLogger({ service: "store-test", level: "silent" });

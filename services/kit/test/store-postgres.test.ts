@@ -14,7 +14,7 @@ import {
   testDatabaseUrlVia,
   uniqueNamespace,
   waitFor,
-} from "../src/testing/index.ts";
+} from "@gapfill/testkit";
 import { describeStoreContract } from "./store.contract.ts";
 
 const log = createLogger({ service: "store-test", level: "silent" });

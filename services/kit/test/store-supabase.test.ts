@@ -13,7 +13,7 @@ import {
   testBars,
   uniqueNamespace,
   type PostgrestDouble,
-} from "../src/testing/index.ts";
+} from "@gapfill/testkit";
 import { describeStoreContract } from "./store.contract.ts";
 
 const log = createLogger({ service: "store-test", level: "silent" });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BAR_MS, closedBarSchema, type ClosedBar } from "@gapfill/contracts";
 import { MAX_PAGE_LIMIT, StoreInputError, type BarStore } from "../src/store/index.ts";
-import { TEST_SERIES_START, testBars } from "../src/testing/index.ts";
+import { TEST_SERIES_START, testBars } from "@gapfill/testkit";
 
 export interface StoreUnderTest {
   store: BarStore;

@@ -29,7 +29,7 @@ import {
   waitFor,
   type Sql,
   type TcpProxy,
-} from "@gapfill/kit/testing";
+} from "@gapfill/testkit";
 import { RECORDER_DURABLE } from "../src/index.ts";
 import { consumerState, rowCount, tableBars } from "./support.ts";
 

@@ -13,7 +13,7 @@ import {
   testBars,
   uniqueNamespace,
   waitFor,
-} from "@gapfill/kit/testing";
+} from "@gapfill/testkit";
 import { RECORDER_DURABLE, startRecorder } from "../src/index.ts";
 import { rowCount, tableBars } from "./support.ts";
 

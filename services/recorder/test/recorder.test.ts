@@ -21,7 +21,7 @@ import {
   waitFor,
   type Sql,
   type TcpProxy,
-} from "@gapfill/kit/testing";
+} from "@gapfill/testkit";
 import { RECORDER_DURABLE, startRecorder, type RecorderDeps } from "../src/index.ts";
 import { measureLag } from "../src/lag.ts";
 import { consumerState, countingUpserts, rowCount, tableBars } from "./support.ts";

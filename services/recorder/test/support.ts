@@ -1,6 +1,6 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import type { Sql } from "@gapfill/kit/testing";
+import type { Sql } from "@gapfill/testkit";
 import { barMsgId, type ClosedBar } from "@gapfill/contracts";
 import { MAX_PAGE_LIMIT, type BarStore } from "@gapfill/kit";
 

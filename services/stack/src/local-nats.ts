@@ -1,7 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { connect as tcpConnect } from "node:net";
-import { redactUrlCredentials } from "@gapfill/kit";
+import { redactUrlCredentials, tcpAnswers, waitFor } from "@gapfill/kit";
 
 /** host and port of the first server in a NATS_URL. */
 export function firstNatsServer(url: string): { host: string; port: number } {
@@ -13,16 +12,7 @@ export function firstNatsServer(url: string): { host: string; port: number } {
 /** Whether something accepts TCP connections at the first server of `url` within `timeoutMs`. */
 export function natsAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
   const { host, port } = firstNatsServer(url);
-  return new Promise((resolve) => {
-    const socket = tcpConnect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
+  return tcpAnswers(host, port, timeoutMs);
 }
 
 export class NatsServerMissingError extends Error {
@@ -65,13 +55,17 @@ export async function startLocalNatsServer(options: {
     stream?.setEncoding("utf8").on("data", (chunk: string) => chunk.split("\n").filter(Boolean).forEach(options.onOutput));
   }
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const deadline = Date.now() + 10_000;
-  while (!(await natsAnswers(options.url, 250))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`nats-server did not start on ${host}:${port} (exit code ${child.exitCode})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`it exited with code ${child.exitCode}`);
+        return natsAnswers(options.url, 250);
+      },
+      { timeoutMs: 10_000, intervalMs: 100, what: `nats-server on ${host}:${port}` },
+    );
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw new Error(`nats-server did not start on ${host}:${port}: ${(error as Error).message}`);
   }
   return {
     process: child,

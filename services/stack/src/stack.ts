@@ -1,6 +1,6 @@
 import { basename, join } from "node:path";
 import type { StackConfig } from "@gapfill/contracts";
-import { createLogger, embeddedDbFile, redactUrlCredentials, REPO_ROOT, resolveDataDir } from "@gapfill/kit";
+import { createLogger, embeddedDbFile, redactUrlCredentials, REPO_ROOT, resolveDataDir, waitFor } from "@gapfill/kit";
 import { demoIsolation, resetDemoData } from "./demo-isolation.ts";
 import { natsAnswers, startLocalNatsServer, type LocalNatsServer } from "./local-nats.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -40,15 +40,6 @@ async function httpOk(url: string): Promise<boolean> {
     return response.ok;
   } catch {
     return false;
-  }
-}
-
-async function waitUntil(probe: () => Promise<boolean>, timeoutMs: number, what: string, signal?: AbortSignal): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    signal?.throwIfAborted();
-    if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
@@ -126,7 +117,7 @@ export async function runStack(options: StackOptions): Promise<RunningStack> {
       const simEnv: Record<string, string | undefined> = { ...baseEnv, SIM_PORT: String(config.SIM_PORT), SIM_HISTORY_HOURS: String(config.SIM_HISTORY_HOURS) };
       if (!env.SIM_NOW && !env.SIM_TAPE_START) simEnv.SIM_TAPE_START = String(tapeStart);
       supervisor.start({ name: "sim", command: process.execPath, args: nodeArgs("binance-sim"), cwd: REPO_ROOT, env: simEnv });
-      await waitUntil(() => httpOk(`${simUrl}/api/v3/ping`), 60_000, "the Binance simulator", options.signal);
+      await waitFor(() => httpOk(`${simUrl}/api/v3/ping`), { timeoutMs: 60_000, intervalMs: 200, what: "the Binance simulator", signal: options.signal });
       const removed = await resetDemoData({
         natsUrl: config.NATS_URL,
         namespace: demo.namespace,
@@ -154,7 +145,9 @@ export async function runStack(options: StackOptions): Promise<RunningStack> {
     natsUrl: config.NATS_URL,
     localNats,
     supervisor,
-    ready: (timeoutMs = 120_000) => waitUntil(() => httpOk(`${gatewayUrl}/readyz`), timeoutMs, "the gateway"),
+    ready: async (timeoutMs = 120_000) => {
+      await waitFor(() => httpOk(`${gatewayUrl}/readyz`), { timeoutMs, intervalMs: 200, what: "the gateway" });
+    },
     stop,
   };
 }

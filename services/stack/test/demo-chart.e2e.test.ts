@@ -20,7 +20,7 @@ import {
   testBars,
   uniqueNamespace,
   waitFor,
-} from "@gapfill/kit/testing";
+} from "@gapfill/testkit";
 import { runStack, type RunningStack } from "../src/index.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { stackConfigSchema } from "@gapfill/contracts";
 import { loadConfig } from "@gapfill/kit";
-import { freePort, waitFor } from "@gapfill/kit/testing";
+import { freePort, waitFor } from "@gapfill/testkit";
 import { natsAnswers, runStack, type RunningStack } from "../src/index.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "gapfill-start-"));

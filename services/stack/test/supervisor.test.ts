@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, waitFor } from "@gapfill/kit/testing";
+import { freePort, waitFor } from "@gapfill/testkit";
 import { REPO_ROOT } from "@gapfill/kit";
 import { natsAnswers, NatsServerMissingError, startLocalNatsServer, Supervisor } from "../src/index.ts";
 

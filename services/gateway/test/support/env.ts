@@ -11,7 +11,7 @@ import {
   TEST_DATABASE_URL,
   TEST_NATS_URL,
   uniqueNamespace,
-} from "@gapfill/kit/testing";
+} from "@gapfill/testkit";
 import type { FastifyInstance } from "fastify";
 import type { AddressInfo } from "node:net";
 import { buildApp, type GatewayTuning } from "../../src/index.ts";

@@ -6,7 +6,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { expect } from "vitest";
 import { BAR_MS, closedBarSchema, ingestorConfigSchema, natsNames, type ClosedBar, type IngestorConfig, type NatsNames } from "@gapfill/contracts";
 import { createLogger, ensureJetStream, loadConfig, type Logger, type NatsConnection, type Registry } from "@gapfill/kit";
-import { connectTestNats, deleteNamespaceStreams, TEST_NATS_URL, uniqueNamespace, waitFor } from "@gapfill/kit/testing";
+import { connectTestNats, deleteNamespaceStreams, TEST_NATS_URL, uniqueNamespace, waitFor } from "@gapfill/testkit";
 import { startSim, type RunningSim, type SimOptions } from "@gapfill/binance-sim";
 import { startIngestor, type IngestorTuning, type RunningIngestor } from "../../src/index.ts";
 import { startRecordingProxy, type ProxyFaults, type RecordingProxy } from "./recording-proxy.ts";

@@ -1,9 +1,9 @@
 /**
- * Test support shared by every workspace's tests: unique namespaces on the real servers, condition waits with
+ * Test support shared by every workspace's tests and the benchmarks: unique namespaces on the real servers, condition waits with
  * deadlines, and clean-up of what a test created. Never imported by production code.
  */
 export * from "./namespace.ts";
-export * from "./wait.ts";
+export { waitFor, type WaitOptions } from "@gapfill/kit";
 export * from "./nats.ts";
 export * from "./postgres.ts";
 export * from "./bars.ts";

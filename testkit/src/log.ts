@@ -1,5 +1,5 @@
 import { pino } from "pino";
-import type { Logger } from "../log.ts";
+import type { Logger } from "@gapfill/kit";
 
 /** A logger whose lines land parsed in `lines` (at debug and above), so a test can assert what was logged. */
 export function capturingLogger(): { log: Logger; lines: Record<string, unknown>[] } {

@@ -8,11 +8,14 @@ export interface Timing {
   min: number;
 }
 
-/** The q-quantile (0..1) of already sorted samples, nearest-rank. */
-export function quantile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) throw new Error("no samples");
+/** The q-quantile (0..1) of samples in any order, nearest-rank: the smallest sample with at least q of them at or below it. */
+export function quantile(samples: readonly number[], q: number): number {
+  if (samples.length === 0) throw new Error("no samples");
+  const sorted = [...samples].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 }
+
+export const median = (samples: readonly number[]): number => quantile(samples, 0.5);
 
 /**
  * Times several cases in rotation (a, b, c, a, b, c, …) so a burst of load on a noisy machine hits them alike;
