@@ -18,6 +18,7 @@ COPY services/ingestor/package.json services/ingestor/
 COPY services/recorder/package.json services/recorder/
 COPY services/gateway/package.json services/gateway/
 COPY services/stack/package.json services/stack/
+COPY services/provision/package.json services/provision/
 RUN npm ci --omit=dev --no-audit --no-fund
 
 # --- runtime: sources + production node_modules, non-root

@@ -11,6 +11,7 @@ import {
   connectTestPostgres,
   deleteNamespaceStreams,
   dropTestSchema,
+  provisionTestTopology,
   quantile,
   TEST_DATABASE_URL,
   TEST_NATS_URL,
@@ -18,7 +19,6 @@ import {
   testBars,
   uniqueNamespace,
 } from "@gapfill/testkit";
-import { ensureJetStream } from "@gapfill/kit";
 import { signLocalToken } from "../services/gateway/src/index.ts";
 import { now, startGatewayProcess, stopProcess } from "./gateway-support.ts";
 
@@ -44,7 +44,7 @@ const ns = uniqueNamespace();
 const log = createLogger({ service: "bench", level: "warn" });
 const nc = await connectTestNats();
 const sql = connectTestPostgres();
-await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 168, sessionTtlSeconds: 3600 });
+await provisionTestTopology(nc, ns);
 const store = await openPostgresStore({ url: TEST_DATABASE_URL, prepare: true, schema: ns, log });
 let gateway: Awaited<ReturnType<typeof startGatewayProcess>> | null = null;
 try {

@@ -17,13 +17,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jetstream } from "@nats-io/jetstream";
 import { BAR_MS, barMsgId, lastClosedBarTs, natsNames, type ClosedBar } from "@gapfill/contracts";
-import { createLogger, ensureJetStream, openPostgresStore } from "@gapfill/kit";
+import { createLogger, openPostgresStore } from "@gapfill/kit";
 import {
   connectTestNats,
   connectTestPostgres,
   deleteNamespaceStreams,
   dropTestSchema,
   median,
+  provisionTestTopology,
   quantile,
   TEST_DATABASE_URL,
   TEST_NATS_URL,
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
   const log = createLogger({ service: "bench", level: "warn" });
   const nc = await connectTestNats();
   const sql = connectTestPostgres();
-  await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 168, sessionTtlSeconds: 3600 });
+  await provisionTestTopology(nc, ns);
   const names = natsNames(ns);
   const js = jetstream(nc);
   const store = await openPostgresStore({ url: TEST_DATABASE_URL, prepare: true, schema: ns, log });

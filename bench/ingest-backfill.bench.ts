@@ -9,11 +9,12 @@
  */
 import { jetstream } from "@nats-io/jetstream";
 import { BAR_MS, barOpenTime, flatBar, ingestorConfigSchema, natsNames } from "@gapfill/contracts";
-import { createLogger, ensureJetStream, loadConfig } from "@gapfill/kit";
+import { createLogger, loadConfig } from "@gapfill/kit";
 import {
   connectTestNats,
   deleteNamespaceStreams,
   median,
+  provisionTestTopology,
   TEST_NATS_URL,
   uniqueNamespace,
   waitFor,
@@ -30,7 +31,7 @@ const log = createLogger({ service: "bench", level: "silent" });
 
 async function floorSeconds(): Promise<{ seconds: number; pages: number; bars: number }> {
   const ns = uniqueNamespace("bench");
-  await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 168, sessionTtlSeconds: 1800 });
+  await provisionTestTopology(nc, ns);
   const end = barOpenTime(sim.clock() - 2000);
   const start = barOpenTime(sim.clock() - HOURS * 3_600_000);
   const started = performance.now();
@@ -52,7 +53,7 @@ async function floorSeconds(): Promise<{ seconds: number; pages: number; bars: n
 
 async function backfillSeconds(): Promise<{ seconds: number; requests: number; served429: number; bars: number }> {
   const ns = uniqueNamespace("bench");
-  await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 168, sessionTtlSeconds: 1800 });
+  await provisionTestTopology(nc, ns);
   const config = loadConfig(ingestorConfigSchema, "ingestor", {
     NATS_URL: TEST_NATS_URL,
     NATS_NAMESPACE: ns,

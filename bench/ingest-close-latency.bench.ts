@@ -14,10 +14,11 @@
 import { jetstream } from "@nats-io/jetstream";
 import WebSocket from "ws";
 import { BAR_MS, flatBar, ingestorConfigSchema, natsNames } from "@gapfill/contracts";
-import { createLogger, ensureJetStream, loadConfig } from "@gapfill/kit";
+import { createLogger, loadConfig } from "@gapfill/kit";
 import {
   connectTestNats,
   deleteNamespaceStreams,
+  provisionTestTopology,
   quantile,
   TEST_NATS_URL,
   uniqueNamespace,
@@ -33,7 +34,7 @@ const SYMBOLS = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT", "ADAUSDT
 const sim = await startSim({ historyHours: 0.2, speed: 1, symbols: SYMBOLS });
 const nc = await connectTestNats();
 const ns = uniqueNamespace("bench");
-await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 168, sessionTtlSeconds: 1800 });
+await provisionTestTopology(nc, ns);
 
 // The information floor: when the first trade at or past each bucket end reaches a plain WebSocket client.
 const firstTradePastEnd = new Map<string, number>();
@@ -71,7 +72,7 @@ const ingestor = await startIngestor({
     if (end > startedAt + 20_000) closes.push({ symbol: bar.symbol, end, latencyMs: sim.clock() - end });
   },
 });
-await ingestor.live;
+await ingestor.ready;
 console.log(`measuring ${SECONDS} s of live bars for ${SYMBOLS.length} symbols…`);
 await waitFor(() => sim.clock() - startedAt > SECONDS * 1000, { timeoutMs: SECONDS * 1000 + 60_000, intervalMs: 500, what: "the run" });
 await ingestor.stop();

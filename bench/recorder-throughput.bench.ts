@@ -9,12 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { natsNames, type ClosedBar } from "@gapfill/contracts";
-import { createLogger, createMetricsRegistry, ensureJetStream, openEmbeddedStore, openPostgresStore, type BarStore } from "@gapfill/kit";
+import { type BarStore, createLogger, createMetricsRegistry, openEmbeddedStore, openPostgresStore } from "@gapfill/kit";
 import {
   connectTestNats,
   connectTestPostgres,
   deleteNamespaceStreams,
   dropTestSchema,
+  provisionTestTopology,
   publishBars,
   quantile,
   TEST_DATABASE_URL,
@@ -89,7 +90,7 @@ async function recorderRate(kind: "postgres" | "embedded"): Promise<number> {
 
 const lines: string[] = [];
 try {
-  await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 24, sessionTtlSeconds: 600 });
+  await provisionTestTopology(nc, ns, { barsMaxAgeHours: 24 });
   await publishBars(nc, ns, bars, 512);
   lines.push(`backlog of ${bars.length.toLocaleString("en")} bars, batches of ${BATCH}, ${ROUNDS} rounds (median)`);
   lines.push(`${"store".padEnd(10)}${"recorder bars/s".padStart(17)}${"floor bars/s".padStart(15)}${"recorder / floor".padStart(18)}`);

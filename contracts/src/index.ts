@@ -8,5 +8,6 @@ export * from "./api.ts";
 export * from "./ticks.ts";
 export * from "./model.ts";
 export * from "./names.ts";
+export * from "./topology.ts";
 export * from "./sql.ts";
 export * from "./config/index.ts";

@@ -1,5 +1,8 @@
 import type { TickKind } from "./ticks.ts";
 
+export const RUN_EVENT_KINDS = ["started", "finished", "failed"] as const;
+export type RunEventKind = (typeof RUN_EVENT_KINDS)[number];
+
 /**
  * Every stream, subject and bucket name, prefixed by one namespace so tests and several deployments can share a
  * server. With namespace "t1": stream `t1_BARS`, subject `t1.bars.15s.BTCUSDT`, bucket `t1_sessions`.
@@ -20,6 +23,9 @@ export interface NatsNames {
     modelPublished: string;
     predictions(symbol: string): string;
     allPredictions: string;
+    /** One retrain run's progress and outcome: `ml.run.started|finished|failed`. */
+    runEvent(kind: RunEventKind): string;
+    allRunEvents: string;
   };
 }
 
@@ -42,6 +48,8 @@ export function natsNames(namespace = ""): NatsNames {
       modelPublished: subject("ml.model.published"),
       predictions: (symbol) => subject(`ml.predictions.${symbol}`),
       allPredictions: subject("ml.predictions.*"),
+      runEvent: (kind) => subject(`ml.run.${kind}`),
+      allRunEvents: subject("ml.run.*"),
     },
   };
 }

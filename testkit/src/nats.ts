@@ -1,5 +1,7 @@
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { DEFAULT_TOPOLOGY_SETTINGS, type NatsNames, type TopologySettings } from "@gapfill/contracts";
+import { provisionTopology } from "@gapfill/kit";
 
 /** The machine's NATS server, or TEST_NATS_URL. */
 export const TEST_NATS_URL = process.env.TEST_NATS_URL ?? "nats://127.0.0.1:4222";
@@ -20,4 +22,14 @@ export async function deleteNamespaceStreams(nc: NatsConnection, namespace: stri
     }
   }
   return deleted;
+}
+
+/** Provisions a test namespace's streams and bucket as `npm run provision` would, with the defaults unless overridden. */
+export async function provisionTestTopology(
+  nc: NatsConnection,
+  namespace: string,
+  overrides: Partial<TopologySettings> = {},
+): Promise<NatsNames> {
+  const { names } = await provisionTopology(nc, { ...DEFAULT_TOPOLOGY_SETTINGS, ...overrides, namespace });
+  return names;
 }

@@ -107,3 +107,9 @@ export const namespaceSchema = z
   .refine((value) => NAMESPACE_PATTERN.test(value), "expected up to 32 letters, digits, '_' or '-'");
 
 export const portSchema = (defaultPort: number) => envInt(defaultPort, 0, 65535);
+
+/**
+ * Params for a cross-field refinement: run it only when every field parsed, so a bad value is reported once, by its
+ * own variable, not again by a rule that reads it.
+ */
+export const whenFieldsValid = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };

@@ -1,14 +1,16 @@
 import { z } from "zod";
-import { commonEnv, jetstreamEnv } from "./common.ts";
-import { envBool, envInt, envList, envNumber, envUrl, portSchema } from "./env.ts";
-import { storeEnv } from "./store.ts";
+import { commonEnv, metricsHostEnv } from "./common.ts";
+import { envBool, envInt, envList, envNumber, envUrl, portSchema, whenFieldsValid } from "./env.ts";
+import { refineStoreAccess, storeEnv } from "./store.ts";
 
 export const gatewayConfigSchema = z
   .object({
     ...commonEnv,
-    ...jetstreamEnv,
+    ...metricsHostEnv,
     ...storeEnv,
     PORT: portSchema(8000),
+    /** Prometheus /metrics (and /healthz, /readyz of the process) on a port of its own, off the public API. */
+    GATEWAY_METRICS_PORT: portSchema(9103),
     HOST: z.string().trim().min(1).default("0.0.0.0"),
     /** Base of the absolute URLs handed to clients; the request's host when unset. */
     PUBLIC_BASE_URL: envUrl(["http", "https"]).optional(),
@@ -37,6 +39,7 @@ export const gatewayConfigSchema = z
     /** Closed bars each gateway keeps in memory per symbol; replays older than this read JetStream directly. */
     GAP_WINDOW_BARS: envInt(5760, 10, 1_000_000),
   })
+  .superRefine(refineStoreAccess("read"), whenFieldsValid)
   .superRefine((config, ctx) => {
     if (config.SUPABASE_URL || localAuthEnabled(config)) return;
     ctx.addIssue({
@@ -46,7 +49,7 @@ export const gatewayConfigSchema = z
         "no way to verify tokens: set SUPABASE_URL for Supabase auth, or LOCAL_AUTH=true for local mode " +
         "(locally signed tokens and POST /dev/token; off by default when NODE_ENV=production)",
     });
-  });
+  }, whenFieldsValid);
 export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
 
 /** Whether local mode may run: LOCAL_AUTH when set, else on everywhere but NODE_ENV=production. */

@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { commonEnv, jetstreamEnv } from "./common.ts";
+import { commonEnv, metricsHostEnv } from "./common.ts";
 import { envInt, envNumber, envUrl, portSchema } from "./env.ts";
 
 export const ingestorConfigSchema = z.object({
   ...commonEnv,
-  ...jetstreamEnv,
+  ...metricsHostEnv,
   /** Market-data-only hosts by default; point both at the simulator to run offline. */
   BINANCE_REST_URL: envUrl(["http", "https"]).default("https://data-api.binance.vision"),
   BINANCE_WS_URL: envUrl(["ws", "wss"]).default("wss://data-stream.binance.vision"),

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { commonEnv, jetstreamEnv } from "./common.ts";
+import { commonEnv } from "./common.ts";
 import { envInt } from "./env.ts";
 import { storeEnv } from "./store.ts";
 
@@ -9,7 +9,6 @@ const bucketEnv = {
 
 export const schedulerConfigSchema = z.object({
   ...commonEnv,
-  ...jetstreamEnv,
   ML_INTERVAL_SECONDS: envInt(3600, 1, 7 * 24 * 3600),
   INFER_INTERVAL_SECONDS: envInt(600, 1, 7 * 24 * 3600),
 });
@@ -17,7 +16,6 @@ export type SchedulerConfig = z.infer<typeof schedulerConfigSchema>;
 
 export const mlRunnerConfigSchema = z.object({
   ...commonEnv,
-  ...jetstreamEnv,
   ...storeEnv,
   ...bucketEnv,
   TRAIN_PREFIX: z.string().trim().min(1).default("train"),
@@ -31,7 +29,6 @@ export type MlRunnerConfig = z.infer<typeof mlRunnerConfigSchema>;
 
 export const mlInferConfigSchema = z.object({
   ...commonEnv,
-  ...jetstreamEnv,
   ...storeEnv,
   ...bucketEnv,
   MODEL_JSON: z.string().trim().min(1).default("model/latest.json"),

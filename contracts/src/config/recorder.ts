@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { commonEnv, jetstreamEnv } from "./common.ts";
-import { envInt, portSchema } from "./env.ts";
-import { storeEnv } from "./store.ts";
+import { commonEnv, metricsHostEnv } from "./common.ts";
+import { envInt, portSchema, whenFieldsValid } from "./env.ts";
+import { refineStoreAccess, storeEnv } from "./store.ts";
 
 export const recorderConfigSchema = z.object({
   ...commonEnv,
-  ...jetstreamEnv,
+  ...metricsHostEnv,
   ...storeEnv,
   /** Upper bounds of one upsert batch: this many bars, or this long after its first bar. */
   RECORDER_BATCH_SIZE: envInt(1000, 1, 20_000),
@@ -16,5 +16,5 @@ export const recorderConfigSchema = z.object({
    */
   RECORDER_ACK_WAIT_MS: envInt(30_000, 1000, 3_600_000),
   RECORDER_METRICS_PORT: portSchema(9102),
-});
+}).superRefine(refineStoreAccess("write"), whenFieldsValid);
 export type RecorderConfig = z.infer<typeof recorderConfigSchema>;

@@ -3,3 +3,4 @@ export type { SimOptions } from "./options.ts";
 export type { SimStats, CutReason } from "./stats.ts";
 export type { EmptyKlines } from "./klines.ts";
 export type { SimFaults, SimFaultsPatch } from "@gapfill/contracts";
+export { simService } from "./service.ts";

@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { simFaultsPatchSchema, simKnobs, describeIssues, type ClosedBar, type SimFaults } from "@gapfill/contracts";
-import { createLogger } from "@gapfill/kit";
+import { createLogger, type ServiceLifecycle } from "@gapfill/kit";
 import { buildSimApp } from "./app.ts";
 import { simClock } from "./clock.ts";
 import { FaultSwitch } from "./faults.ts";
@@ -13,7 +13,8 @@ import { referenceBars } from "./truth.ts";
 import { WeightLimiter } from "./weight-limiter.ts";
 import { WsHub } from "./ws-hub.ts";
 
-export interface RunningSim {
+/** `ready` once it listens; `done` after stop(). */
+export interface RunningSim extends ServiceLifecycle {
   /** "http://127.0.0.1:<port>" → BINANCE_REST_URL. */
   restUrl: string;
   /** "ws://127.0.0.1:<port>" → BINANCE_WS_URL (paths /ws/<stream>, /stream?streams=). */
@@ -32,7 +33,6 @@ export interface RunningSim {
   resetStats(): void;
   /** Where the tape starts: `tapeStart`, else `now - historyHours`. */
   historyStart: number;
-  stop(): Promise<void>;
 }
 
 /** A little above the ~84,000 aggregate trades of a simulated hour, so the tape's arrays are sized once. */
@@ -119,6 +119,8 @@ export async function startSim(options: SimOptions = {}): Promise<RunningSim> {
   feed.start();
 
   let stopping: Promise<void> | null = null;
+  let ended!: () => void;
+  const done = new Promise<void>((resolve) => (ended = resolve));
   return {
     restUrl: `http://${config.host}:${port}`,
     wsUrl: `ws://${config.host}:${port}`,
@@ -129,11 +131,14 @@ export async function startSim(options: SimOptions = {}): Promise<RunningSim> {
     stats,
     resetStats: () => counters.reset(),
     historyStart,
+    ready: Promise.resolve(),
+    done,
     stop: () =>
       (stopping ??= (async () => {
         feed.stop();
         await hub.close();
         await app.close();
+        ended();
       })()),
   };
 }

@@ -9,7 +9,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { natsNames, type GatewayConfig } from "@gapfill/contracts";
-import type { BarStore, Logger } from "@gapfill/kit";
+import { createMetricsRegistry, type BarStore, type Logger, type Registry } from "@gapfill/kit";
 import { actingSub, registerAccessHooks } from "./access.ts";
 import { authFromConfig } from "./auth-setup.ts";
 import { DEFAULT_TUNING, type GatewayContext, type GatewayTuning } from "./context.ts";
@@ -28,10 +28,12 @@ import { Hub } from "./stream/hub.ts";
 export interface GatewayDeps {
   config: GatewayConfig;
   log: Logger;
-  /** Connected, with the streams and bucket provisioned (ensureJetStream). Owned by the caller. */
+  /** Connected, with the streams and bucket provisioned (`npm run provision`). Owned by the caller. */
   nc: NatsConnection;
   /** Owned by the caller. */
   store: BarStore;
+  /** Where the gateway's metrics go (served on the metrics port by runService); a private one when omitted. */
+  registry?: Registry;
   now?: () => number;
   tuning?: Partial<GatewayTuning>;
 }
@@ -49,13 +51,9 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   const now = deps.now ?? Date.now;
   const tuning = { ...DEFAULT_TUNING, ...deps.tuning };
   const names = natsNames(config.NATS_NAMESPACE);
-  const metrics = createGatewayMetrics();
+  const metrics = createGatewayMetrics(deps.registry ?? createMetricsRegistry("gateway"));
   const auth = await authFromConfig(config, { now, log, jwksCooldownMs: tuning.jwksCooldownMs });
-  const sessions = await SessionRegistry.open(nc, names.buckets.sessions, {
-    ttlMs: config.SESSION_TTL_SECONDS * 1000,
-    now,
-    log,
-  });
+  const sessions = await SessionRegistry.open(nc, names.buckets.sessions, { now, log });
   const hub = await Hub.start({
     nc,
     names,

@@ -1,4 +1,4 @@
-import { Counter, createMetricsRegistry, Gauge, Histogram, type Registry } from "@gapfill/kit";
+import { Counter, Gauge, Histogram, type Registry } from "@gapfill/kit";
 
 export interface GatewayMetrics {
   registry: Registry;
@@ -11,8 +11,7 @@ export interface GatewayMetrics {
   httpDuration: Histogram<"method" | "route" | "status">;
 }
 
-export function createGatewayMetrics(): GatewayMetrics {
-  const registry = createMetricsRegistry("gateway");
+export function createGatewayMetrics(registry: Registry): GatewayMetrics {
   return {
     registry,
     sessionsStarted: new Counter({ name: "gateway_sessions_started_total", help: "Sessions started", registers: [registry] }),

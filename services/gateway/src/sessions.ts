@@ -38,9 +38,12 @@ export class SessionRegistry {
     private readonly log: Logger,
   ) {}
 
-  static async open(nc: NatsConnection, bucket: string, options: { ttlMs: number; now: () => number; log: Logger }) {
+  /** A session lives as long as the bucket keeps its record: the bucket's TTL, set by the provisioning step. */
+  static async open(nc: NatsConnection, bucket: string, options: { now: () => number; log: Logger }) {
     const kv = await new Kvm(nc).open(bucket);
-    return new SessionRegistry(kv, options.ttlMs, options.now, options.log);
+    const { ttl } = await kv.status();
+    if (!(ttl > 0)) throw new Error(`the sessions bucket ${bucket} has no TTL: provision it with \`npm run provision\``);
+    return new SessionRegistry(kv, ttl, options.now, options.log);
   }
 
   async start(sub: string, symbol: string, supabaseLastTs: number | null): Promise<SessionRecord> {

@@ -20,7 +20,11 @@ describe("LOCAL_AUTH", () => {
     expect(localAuthEnabled(loadConfig(gatewayConfigSchema, "gateway", {}))).toBe(true);
     expect(localAuthEnabled(loadConfig(gatewayConfigSchema, "gateway", { NODE_ENV: "development" }))).toBe(true);
     expect(localAuthEnabled(loadConfig(gatewayConfigSchema, "gateway", { NODE_ENV: "production", LOCAL_AUTH: "true" }))).toBe(true);
-    const supabase = loadConfig(gatewayConfigSchema, "gateway", { NODE_ENV: "production", SUPABASE_URL: "https://p.supabase.co" });
+    const supabase = loadConfig(gatewayConfigSchema, "gateway", {
+      NODE_ENV: "production",
+      SUPABASE_URL: "https://p.supabase.co",
+      SUPABASE_ANON_KEY: "sb_publishable_reads",
+    });
     expect(localAuthEnabled(supabase)).toBe(false);
   });
 

@@ -11,16 +11,17 @@ import {
   type ClosedBar,
   type SessionRecord,
 } from "@gapfill/contracts";
-import { connectNats, createLogger, ensureJetStream, loadConfig, openStore, type BarStore } from "@gapfill/kit";
+import { type BarStore, connectNats, createLogger, loadConfig, openStore } from "@gapfill/kit";
 import {
   connectTestPostgres,
   dropTestSchema,
+  type PrivateNatsServer,
+  provisionTestTopology,
   startPrivateNatsServer,
   TEST_DATABASE_URL,
   testBars,
   uniqueNamespace,
   waitFor,
-  type PrivateNatsServer,
 } from "@gapfill/testkit";
 import { buildApp } from "../src/index.ts";
 import type { FastifyInstance } from "fastify";
@@ -59,7 +60,7 @@ beforeAll(async () => {
   server = await startPrivateNatsServer();
   gatewayNc = await connectNats({ url: server.url, name: "gateway", log });
   publisherNc = await connectNats({ url: server.url, name: "publisher", log });
-  await ensureJetStream(gatewayNc, { namespace: ns, barsMaxAgeHours: 168, sessionTtlSeconds: 1800 });
+  await provisionTestTopology(gatewayNc, ns);
   const config = loadConfig(gatewayConfigSchema, "gateway", {
     NATS_URL: server.url,
     NATS_NAMESPACE: ns,

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildApp } from "../src/index.ts";
+import { networkInterfaces } from "node:os";
+import { runService } from "@gapfill/kit";
+import { freePort, TEST_DATABASE_URL, TEST_NATS_URL, waitFor } from "@gapfill/testkit";
+import { buildApp, gatewayService } from "../src/index.ts";
 import { createGatewayTestEnv, startGateway, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
 import { LOCAL_SECRET, localToken } from "./support/session.ts";
 
@@ -38,11 +41,38 @@ describe("operations endpoints", () => {
     }
   });
 
-  it("serves Prometheus metrics", async () => {
-    const response = await gw.app.inject({ url: "/metrics" });
-    expect(response.headers["content-type"]).toMatch(/^text\/plain/);
-    for (const name of ["gateway_sessions_started_total", "gateway_sse_streams_open", "gateway_bars_sent_total", "gateway_slow_consumers_total", "gateway_http_request_duration_seconds"]) {
-      expect(response.body).toContain(name);
+  it("serves Prometheus metrics on the metrics port (loopback by default), not on the API port", async () => {
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const run = await runService(gatewayService, {
+      env: {
+        NATS_URL: TEST_NATS_URL,
+        NATS_NAMESPACE: env.ns,
+        DATABASE_URL: TEST_DATABASE_URL,
+        DATABASE_SCHEMA: env.ns,
+        LOCAL_JWT_SECRET: LOCAL_SECRET,
+        PORT: String(port),
+        HOST: "0.0.0.0",
+        GATEWAY_METRICS_PORT: String(metricsPort),
+        LOG_LEVEL: "silent",
+      },
+      exit: () => {},
+    });
+    try {
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, { what: "the gateway" });
+      expect((await fetch(`http://127.0.0.1:${port}/metrics`)).status).toBe(404);
+      const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      expect(response.headers.get("content-type")).toMatch(/^text\/plain/);
+      const body = await response.text();
+      for (const name of ["gateway_sessions_started_total", "gateway_sse_streams_open", "gateway_bars_sent_total", "gateway_slow_consumers_total", "gateway_http_request_duration_seconds"]) {
+        expect(body).toContain(name);
+      }
+      // The API listens on every interface; the metrics port only on loopback, so another address does not reach it.
+      const outside = Object.values(networkInterfaces()).flat().find((address) => address && !address.internal && address.family === "IPv4");
+      expect(outside, "a non-loopback IPv4 address on this machine").toBeDefined();
+      expect((await fetch(`http://${outside!.address}:${port}/healthz`)).status).toBe(200);
+      await expect(fetch(`http://${outside!.address}:${metricsPort}/metrics`)).rejects.toThrow();
+    } finally {
+      expect(await run.stop()).toBe(0);
     }
   });
 

@@ -261,14 +261,17 @@ describe("gap stream", () => {
   });
 
   it("ends with `expired` when the session's TTL runs out", async () => {
-    const config = { ...gatewayConfig(), SESSION_TTL_SECONDS: 1 };
-    const expiring = await startGateway(env, { config, listen: true });
+    // The session lives as long as the bucket's TTL (1,800 s here): the gateway's clock jumps to a second before.
+    let skewMs = 0;
+    const expiring = await startGateway(env, { config: gatewayConfig(), listen: true, now: () => Date.now() + skewMs });
     try {
       const session = await startSession(expiring.url, token);
+      expect(session.expires_at - Date.now()).toBeGreaterThan(1_790_000);
+      skewMs = session.expires_at - Date.now() - 1000;
       const client = await RawSseClient.open(session.stream_url);
       await waitFor(() => client.closed, { what: "expiry" });
       expect(endReason(client)).toBe("expired");
-      expect(Date.now()).toBeGreaterThanOrEqual(session.expires_at);
+      expect(Date.now() + skewMs).toBeGreaterThanOrEqual(session.expires_at);
       const again = await fetch(session.stream_url);
       expect([404, 410]).toContain(again.status);
     } finally {

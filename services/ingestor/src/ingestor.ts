@@ -6,8 +6,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager, type PubAck } from "@nats-io/jetstream";
 import { BAR_MS, barOpenTime, natsNames, type ClosedBar, type IngestorConfig } from "@gapfill/contracts";
-import { createMetricsRegistry, type Logger, type NatsConnection, type Registry } from "@gapfill/kit";
-import { BinanceRest, RestStoppedError } from "./binance/rest.ts";
+import { barsRetentionMs, ConfigurationError, createMetricsRegistry, type Logger, type NatsConnection, type Registry, type ServiceLifecycle } from "@gapfill/kit";
+import { BinanceRest, RestRequestError, RestStoppedError } from "./binance/rest.ts";
 import { parseAggTradeFrame, type Trade } from "./binance/wire.ts";
 import { TradeSocket } from "./binance/ws.ts";
 import { MarketClock } from "./market-clock.ts";
@@ -30,6 +30,18 @@ export interface IngestorTuning {
   formingIntervalMs: number;
   /** Wall ms between two checks for quiet closes, polling and forming snapshots. */
   tickMs: number;
+}
+
+/** Binance refuses an unknown symbol with code -1121: that is the configuration's fault, so restarting cannot help. */
+export class UnknownSymbolError extends ConfigurationError {
+  override name = "UnknownSymbolError";
+}
+
+function explainUnknownSymbol(error: unknown): never {
+  if (error instanceof RestRequestError && error.body.includes("-1121")) {
+    throw new UnknownSymbolError(`BINANCE_SYMBOL: Binance does not list every symbol asked for (${error.message})`, { cause: error });
+  }
+  throw error;
 }
 
 /** How often the clock offset to Binance is measured again (wall time). */
@@ -60,20 +72,16 @@ export interface IngestorDeps {
   onBarPublished?: (bar: ClosedBar, ack: PubAck) => void;
 }
 
-export interface RunningIngestor {
-  /** Resolves once every symbol has backfilled and follows the live stream. */
-  live: Promise<void>;
+export interface RunningIngestor extends ServiceLifecycle {
   /**
-   * Never resolves; rejects, before or after `live`, when the ingestor meets what it cannot go on with: a request
-   * Binance refuses (an unknown symbol), an answer it cannot read, a price or quantity it cannot hold exactly. The
-   * feeds stop taking data at that moment; the caller shuts down.
+   * `ready`: every symbol has backfilled and follows the live stream.
+   * `done`: resolves after stop(); rejects, before or after `ready`, when the ingestor meets what it cannot go on
+   * with: a request Binance refuses (an unknown symbol), an answer it cannot read, a price or quantity it cannot
+   * hold exactly. The feeds stop taking data at that moment; the caller shuts down.
    */
-  failed: Promise<never>;
   registry: Registry;
   /** Open time of the newest bar of the symbol known to be in the stream. */
   lastPublishedTs(symbol: string): number | null;
-  /** Stops taking data, lets queued bars finish publishing, closes the WebSocket. */
-  stop(): Promise<void>;
 }
 
 export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor> {
@@ -116,9 +124,13 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
   const resumeFrom = new Map<SymbolFeed, StoredBar | null>();
   let stopping = false;
   let failWith!: (error: unknown) => void;
-  const failed = new Promise<never>((_, reject) => (failWith = reject));
-  // Observed by whoever holds `failed`; a test that never looks must not see an unhandled rejection.
-  failed.catch(() => undefined);
+  let endCleanly!: () => void;
+  const done = new Promise<void>((resolve, reject) => {
+    failWith = reject;
+    endCleanly = resolve;
+  });
+  // Observed by whoever holds `done`; a test that never looks must not see an unhandled rejection.
+  done.catch(() => undefined);
   let hasFailed = false;
   const fatal = (error: unknown) => {
     if (hasFailed || (stopping && error instanceof RestStoppedError)) return;
@@ -152,7 +164,9 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
     },
   });
 
-  const backfillMs = Math.min(config.INGEST_BACKFILL_HOURS, config.BARS_MAX_AGE_HOURS) * 3_600_000;
+  // No point backfilling bars older than the stream keeps.
+  const retentionMs = await barsRetentionMs(nc, names);
+  const backfillMs = Math.min(config.INGEST_BACKFILL_HOURS * 3_600_000, retentionMs === 0 ? Infinity : retentionMs);
   for (const symbol of config.BINANCE_SYMBOL) {
     const last = await readLastBar(jsm, names, symbol);
     const publisher = new BarPublisher(
@@ -203,7 +217,7 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
 
   const started = (async () => {
     // First the budget, which also checks every symbol: an unknown one ends the start here, with Binance's answer.
-    log.info(await rest.learnWeightLimit(config.BINANCE_SYMBOL), "REST weight budget");
+    log.info(await rest.learnWeightLimit(config.BINANCE_SYMBOL).catch(explainUnknownSymbol), "REST weight budget");
     // Then the clock, before any bar boundary is worked out.
     await checkClock();
     if (stopping) return;
@@ -214,17 +228,17 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
     await Promise.all([...resumeFrom].map(([feed, last]) => feed.run(last, freshStartTs)));
   })();
   started.catch(fatal);
-  // A feed stopped by a failure elsewhere ends its backfill quietly: `live` must not then claim success.
-  const live = Promise.race([started, failed]);
-  live.catch(() => undefined);
+  // A feed stopped by a failure elsewhere ends its backfill quietly: `ready` must not then claim success.
+  const ready = Promise.race([started, done]);
+  ready.catch(() => undefined);
   const ticker = setInterval(() => {
     for (const feed of feeds.values()) feed.tick();
   }, tuning.tickMs);
 
   let stopped: Promise<void> | null = null;
   return {
-    live,
-    failed,
+    ready,
+    done,
     registry,
     lastPublishedTs: (symbol) => publishers.get(symbol)?.lastPublishedTs ?? null,
     stop: () =>
@@ -238,7 +252,8 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
         // Bars already closed are worth a few seconds; a NATS outage must not hold the shutdown.
         await Promise.race([Promise.all([...publishers.values()].map((p) => p.drained())), sleep(5000, undefined, { ref: false })]);
         for (const publisher of publishers.values()) publisher.stop();
-        await live.catch(() => undefined);
+        await ready.catch(() => undefined);
+        endCleanly();
         log.info("ingestor stopped");
       })()),
   };

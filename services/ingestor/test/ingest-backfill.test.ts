@@ -16,7 +16,7 @@ it("backfills a fresh 24 h in at most 100 REST requests without a single 429", a
   const earliestStart = dayBefore();
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "24" });
   const latestStart = dayBefore();
-  await ingestor.live;
+  await ingestor.ready;
   const series = await waitForBarAt(world, barOpenTime(world.sim.clock()) - BAR_MS);
   const seconds = (performance.now() - started) / 1000;
   const { bars } = expectSeriesMatchesTruth(series, world.sim);
@@ -34,7 +34,7 @@ it("backfills a fresh 24 h in at most 100 REST requests without a single 429", a
 it("builds the same bars whether seconds without trades come back as empty klines or not at all", async () => {
   world = await createWorld({ historyHours: 3, speed: 1, emptyKlines: "omit" });
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "2.5" });
-  await ingestor.live;
+  await ingestor.ready;
   const series = await waitForBarAt(world, barOpenTime(world.sim.clock()) - BAR_MS);
   expect(expectSeriesMatchesTruth(series, world.sim).bars).toBeGreaterThanOrEqual(2.5 * 240 - 3);
   expect(series.some((record) => record.bar.trades === 0)).toBe(true);

@@ -15,7 +15,7 @@ it.each([
   world = await createWorld({ historyHours: 1, speed: 10 });
   const sim = world.sim;
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.1" }, {}, () => sim.clock() + skewMs);
-  await ingestor.live;
+  await ingestor.ready;
   // Binance's clock minus the host's, known to within a round trip (a few ms of wall time, ×10 here).
   expect(await metricValue(ingestor.registry, "ingestor_clock_offset_seconds")).toBeCloseTo(-skewMs / 1000, 0);
   const series = await waitForBarAt(world, barOpenTime(sim.clock()) + 8 * BAR_MS);

@@ -32,7 +32,7 @@ it("publishes bars equal to ground truth through boundary trades, quiet stretche
   // A fixed tape (seed 7, this "now"): its first live half hour holds every case below, and the test checks so.
   world = await createWorld({ historyHours: 1, speed: 240, now: Date.UTC(2024, 0, 1) });
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.1" });
-  await ingestor.live;
+  await ingestor.ready;
   // Half an hour of market time after the backfill, all of it through the live trade path.
   const series = await waitForBarAt(world, barOpenTime(world.sim.clock()) + 120 * BAR_MS, { timeoutMs: 90_000 });
   const { withIds } = expectSeriesMatchesTruth(series, world.sim);

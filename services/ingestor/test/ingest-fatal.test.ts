@@ -19,7 +19,7 @@ async function worldBehindProxy(faults: ProxyFaults): Promise<{ world: IngestWor
   return { world, restUrl: (await world.proxyRest(faults)).url };
 }
 
-it("ends the process at start with Binance's answer when a symbol is unknown, warning of nothing else first", async () => {
+it("ends the process at start as a configuration error (exit 78) with Binance's answer when a symbol is unknown, warning of nothing else first", async () => {
   world = await createWorld({ historyHours: 0.1, speed: 1 });
   const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
     env: {
@@ -39,12 +39,12 @@ it("ends the process at start with Binance's answer when a symbol is unknown, wa
   child.stdout.on("data", (chunk) => (output += chunk));
   child.stderr.on("data", (chunk) => (output += chunk));
   const code = await new Promise<number | null>((resolve) => child.once("exit", (exitCode) => resolve(exitCode)));
-  expect(code).toBe(1);
+  expect(code).toBe(78);
   const lines = output.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as { level: number; msg: string; err?: { message: string } });
   // The first warning or worse is the one that ends the process, and it carries Binance's refusal.
   const firstAlarm = lines.find((line) => line.level >= 40)!;
   expect(firstAlarm.msg).toBe("ingestor failed");
-  expect(firstAlarm.err!.message).toMatch(/exchangeInfo.*NOSUCHPAIR.*-1121/);
+  expect(firstAlarm.err!.message).toMatch(/^BINANCE_SYMBOL: .*exchangeInfo.*NOSUCHPAIR.*-1121/);
   expect(world.sim.stats().requests["/api/v3/klines"]).toBeUndefined();
 }, 30_000);
 
@@ -53,8 +53,8 @@ it("stops at once, naming symbol and value, when Binance sends a quantity too la
     rewrite: (path, body) => (path.startsWith("/api/v3/aggTrades") ? body.replace(/"q":"[\d.]+"/, '"q":"100000000.00000000"') : body),
   });
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.1", BINANCE_REST_URL: restUrl });
-  await expect(ingestor.failed).rejects.toThrow(/^BTCUSDT aggregate trade \d+: quantity 100000000\.00000000 is too large to hold exactly/);
-  await expect(ingestor.live).rejects.toThrow(/too large/);
+  await expect(ingestor.done).rejects.toThrow(/^BTCUSDT aggregate trade \d+: quantity 100000000\.00000000 is too large to hold exactly/);
+  await expect(ingestor.ready).rejects.toThrow(/too large/);
 }, 30_000);
 
 it("stops with a clear message when a live answer is not shaped as Binance documents, and stops promptly", async () => {
@@ -63,11 +63,11 @@ it("stops with a clear message when a live answer is not shaped as Binance docum
     rewrite: (path, body) => (broken && path.includes("fromId=") ? '{"unexpected":true}' : body),
   });
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.1", BINANCE_REST_URL: restUrl });
-  await ingestor.live;
+  await ingestor.ready;
   broken = true;
   // The next catch-up by id (a quiet bar, a gap or polling) meets the broken answer.
   world.sim.setFaults({ dropNow: true });
-  await expect(ingestor.failed).rejects.toThrow(/^aggTrades BTCUSDT: expected a JSON array, got \{"unexpected":true\}/);
+  await expect(ingestor.done).rejects.toThrow(/^aggTrades BTCUSDT: expected a JSON array, got \{"unexpected":true\}/);
   const stopStarted = Date.now();
   await ingestor.stop();
   expect(Date.now() - stopStarted).toBeLessThan(3000);

@@ -16,7 +16,7 @@ const barsAhead = (world: IngestWorld, bars: number) => barOpenTime(world.sim.cl
 it("loses and repeats nothing when the WebSocket drops every second, for several symbols on one connection", async () => {
   world = await createWorld({ historyHours: 1, speed: 60, symbols: ["BTCUSDT", "ETHUSDT"], faults: { wsDropEveryMs: 1000 } });
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.05" });
-  await ingestor.live;
+  await ingestor.ready;
   const target = barsAhead(world, 20);
   for (const symbol of ["BTCUSDT", "ETHUSDT"]) {
     const series = await waitForBarAt(world, target, { symbol });
@@ -37,7 +37,7 @@ it("repairs withheld trades by id and drops duplicated, reordered and delayed fr
     faults: { wsWithholdProbability: 0.01, wsDuplicateProbability: 0.05, wsReorderWindow: 8, wsDelayMs: 30 },
   });
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.05" });
-  await ingestor.live;
+  await ingestor.ready;
   const series = await waitForBarAt(world, barsAhead(world, 20));
   expect(expectSeriesMatchesTruth(series, world.sim).withIds).toBeGreaterThan(15);
   const stats = world.sim.stats();
@@ -50,7 +50,7 @@ it("repairs withheld trades by id and drops duplicated, reordered and delayed fr
 it("rides out 429 and 500 bursts during the backfill and live, never provoking a ban", async () => {
   world = await createWorld({ historyHours: 2, speed: 40, faults: { restErrorBurst: { status: 429, count: 2, retryAfterSeconds: 1 } } });
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "1" });
-  await ingestor.live;
+  await ingestor.ready;
   // Live: more bursts, while the WebSocket keeps dropping so catch-ups need REST.
   world.sim.setFaults({ restErrorBurst: { status: 429, count: 1, retryAfterSeconds: 1 }, wsDropEveryMs: 1000 });
   await waitFor(() => world!.sim.stats().restFaultsServed === 3, { timeoutMs: 20_000, what: "the live 429 burst to be served" });
@@ -77,7 +77,7 @@ it("keeps closing bars from REST polling while the WebSocket is unreachable", as
     BINANCE_WS_URL: `ws://127.0.0.1:${closedPort}`,
     GAP_STREAM_SLEEP_SECONDS: "0.5",
   });
-  await ingestor.live;
+  await ingestor.ready;
   const series = await waitForBarAt(world, barsAhead(world, 12));
   expect(expectSeriesMatchesTruth(series, world.sim).withIds).toBeGreaterThan(8);
   expect(await metricValue(ingestor.registry, "ingestor_repairs_total", { reason: "poll" })).toBeGreaterThanOrEqual(3);

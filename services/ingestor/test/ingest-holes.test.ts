@@ -48,7 +48,7 @@ it("waits for REST to list a trade the WebSocket skipped, however long REST lags
   let lagFrom = Infinity;
   const { world, restUrl } = await startWorld((row) => (row.a >= lagFrom ? null : row));
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.05", BINANCE_REST_URL: restUrl });
-  await ingestor.live;
+  await ingestor.ready;
   // Trade `missing` never comes on the WebSocket, and REST does not list it (nor anything after it) for a while.
   const missing = await upcomingId(world);
   world.sim.setFaults({ wsWithholdIds: [missing] });
@@ -67,7 +67,7 @@ it("steps over ids Binance never assigned once REST lists an id past them", asyn
   let gone = { from: Infinity, to: Infinity };
   const { world, restUrl } = await startWorld((row) => (row.a >= gone.from && row.a <= gone.to ? null : row));
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.05", BINANCE_REST_URL: restUrl });
-  await ingestor.live;
+  await ingestor.ready;
   // Three ids exist nowhere the ingestor can see: not on the WebSocket, not on REST.
   const first = await upcomingId(world);
   gone = { from: first, to: first + 2 };
@@ -97,7 +97,7 @@ it("drops and counts a trade dated far past market time instead of closing bars 
   let dated = Infinity;
   const { world, restUrl } = await startWorld((row) => (row.a === dated ? { ...row, T: row.T + DAY_MS } : row));
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.05", BINANCE_REST_URL: restUrl });
-  await ingestor.live;
+  await ingestor.ready;
   // The WebSocket never sends this trade; REST lists it a day late.
   dated = await upcomingId(world);
   world.sim.setFaults({ wsWithholdIds: [dated] });

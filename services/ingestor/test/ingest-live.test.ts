@@ -9,7 +9,7 @@ afterAll(async () => world?.cleanup());
 it("publishes the forming bar on live.15s.<SYMBOL> at most 4 times a second, consistent with the bar it becomes", async () => {
   world = await createWorld({ historyHours: 0.5, speed: 20 });
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "0.05" });
-  await ingestor.live;
+  await ingestor.ready;
   const snapshots: { at: number; bar: FormingBar }[] = [];
   const subscription = world.nc.subscribe(world.names.subjects.live(SYMBOL), {
     callback: (_error, message) => {

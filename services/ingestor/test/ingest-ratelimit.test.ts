@@ -21,7 +21,7 @@ it("under a lowered weight budget slows down, honours Retry-After, never gets a 
   });
   const proxy = await world.proxyRest();
   const ingestor = await world.startIngestor({ INGEST_BACKFILL_HOURS: "3", BINANCE_REST_URL: proxy.url });
-  await ingestor.live;
+  await ingestor.ready;
   const series = await waitForBarAt(world, barOpenTime(world.sim.clock()) - BAR_MS);
   expectSeriesMatchesTruth(series, world.sim);
 

@@ -10,7 +10,7 @@ it("two ingestors running at once write one series, and the survivor carries on 
   world = await createWorld({ historyHours: 1, speed: 60 });
   const env = { INGEST_BACKFILL_HOURS: "0.25" };
   const [first, second] = await Promise.all([world.startIngestor(env), world.startIngestor(env)]);
-  await Promise.all([first.live, second.live]);
+  await Promise.all([first.ready, second.ready]);
   await waitForBarAt(world, barOpenTime(world.sim.clock()) + 10 * BAR_MS);
   for (const ingestor of [first, second]) {
     expect(await metricValue(ingestor.registry, "ingestor_bars_published_total")).toBeGreaterThan(60);

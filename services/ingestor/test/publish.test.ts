@@ -2,8 +2,14 @@ import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats
 import { nanos } from "@nats-io/transport-node";
 import { afterEach, expect, it } from "vitest";
 import { barMsgId, flatBar, natsNames, type ClosedBar } from "@gapfill/contracts";
-import { ensureJetStream, type NatsConnection } from "@gapfill/kit";
-import { connectTestNats, deleteNamespaceStreams, uniqueNamespace, waitFor } from "@gapfill/testkit";
+import { type NatsConnection } from "@gapfill/kit";
+import {
+  connectTestNats,
+  deleteNamespaceStreams,
+  provisionTestTopology,
+  uniqueNamespace,
+  waitFor,
+} from "@gapfill/testkit";
 import { BarPublisher, readLastBar } from "../src/publish.ts";
 import { readSeries, SYMBOL, testLogger } from "./support/harness.ts";
 
@@ -25,7 +31,7 @@ async function setup(options: { duplicateWindowMs?: number } = {}) {
   nc = await connectTestNats();
   const names = natsNames(ns);
   if (options.duplicateWindowMs === undefined) {
-    await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 168, sessionTtlSeconds: 1800 });
+    await provisionTestTopology(nc, ns);
   } else {
     // Like BARS, with a duplicate window short enough to outlive in a test.
     await (await jetstreamManager(nc)).streams.add({

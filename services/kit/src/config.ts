@@ -1,7 +1,13 @@
 import type { z } from "zod";
 import { redactUrlCredentials } from "./redact.ts";
 
-export class ConfigError extends Error {
+/** A configuration that cannot work: restarting the process cannot help (exit status 78). */
+export class ConfigurationError extends Error {
+  override name = "ConfigurationError";
+}
+
+/** Environment variables that failed their zod schema, each with what it expects and what arrived. */
+export class ConfigError extends ConfigurationError {
   override name = "ConfigError";
   constructor(
     readonly problems: readonly { variable: string; message: string }[],
@@ -13,7 +19,7 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>;
+export type Env = Record<string, string | undefined>;
 
 /**
  * Environment → zod → typed config. Empty strings count as unset (an `.env` line `KEY=` keeps the default).

@@ -3,6 +3,7 @@ export * from "./log.ts";
 export * from "./nats.ts";
 export * from "./jetstream.ts";
 export * from "./shutdown.ts";
+export * from "./service.ts";
 export * from "./metrics.ts";
 export * from "./store/index.ts";
 export * from "./redact.ts";

@@ -10,107 +10,130 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
-import { natsNames, type NatsNames } from "@gapfill/contracts";
+import {
+  bucketStreamName,
+  natsNames,
+  topology,
+  type BucketRole,
+  type BucketSpec,
+  type NatsNames,
+  type StreamRole,
+  type StreamSpec,
+  type TopologySettings,
+} from "@gapfill/contracts";
 import type { Logger } from "./log.ts";
+import { waitFor } from "./wait.ts";
 
-export interface JetStreamSettings {
-  namespace: string;
-  barsMaxAgeHours: number;
-  sessionTtlSeconds: number;
-  /** Replicas of every stream: 1 on one server, 3 on a 3-node cluster. */
-  replicas?: number;
-}
-
-export type ProvisionAction = "created" | "updated" | "unchanged";
-
-const MINUTE_MS = 60_000;
-const HOUR_MS = 60 * MINUTE_MS;
-const DAY_MS = 24 * HOUR_MS;
+export type ProvisionAction = "created" | "updated" | "recreated" | "unchanged";
 
 type DesiredStream = Pick<StreamConfig, "name" | "subjects" | "retention" | "storage"> & Partial<StreamConfig>;
 
-/** The streams of SPEC §5 with the settings we own; anything not listed keeps the server's default. */
-export function desiredStreams(names: NatsNames, settings: JetStreamSettings): DesiredStream[] {
-  const replicas = settings.replicas ?? 1;
-  return [
-    {
-      name: names.streams.bars,
-      subjects: [names.subjects.allBars],
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      discard: DiscardPolicy.Old,
-      max_age: nanos(settings.barsMaxAgeHours * HOUR_MS),
-      duplicate_window: nanos(2 * MINUTE_MS),
-      allow_direct: true,
-      num_replicas: replicas,
-    },
-    {
-      name: names.streams.mlTicks,
-      subjects: [names.subjects.allTicks],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      discard: DiscardPolicy.Old,
-      max_age: nanos(DAY_MS),
-      // A retrain window is an hour: schedulers that start late in it must still be de-duplicated.
-      duplicate_window: nanos(HOUR_MS),
-      num_replicas: replicas,
-    },
-    {
-      name: names.streams.mlEvents,
-      subjects: [names.subjects.modelPublished, names.subjects.allPredictions],
-      retention: RetentionPolicy.Limits,
-      storage: StorageType.File,
-      discard: DiscardPolicy.Old,
-      max_age: nanos(30 * DAY_MS),
-      duplicate_window: nanos(2 * MINUTE_MS),
-      allow_direct: true,
-      num_replicas: replicas,
-    },
-  ];
+/** A stream spec of the topology as the JetStream stream configuration we own; the rest keeps server defaults. */
+export function streamConfigOf(spec: StreamSpec): DesiredStream {
+  return {
+    name: spec.name,
+    subjects: spec.subjects,
+    retention: spec.retention === "workqueue" ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(spec.maxAgeMs),
+    max_msgs_per_subject: spec.maxMsgsPerSubject === 0 ? -1 : spec.maxMsgsPerSubject,
+    duplicate_window: nanos(spec.duplicateWindowMs),
+    allow_direct: spec.allowDirect,
+    num_replicas: spec.replicas,
+  };
 }
 
 /** Settings that the server refuses to change on an existing stream. */
 const IMMUTABLE: readonly (keyof StreamConfig)[] = ["retention", "storage"];
 
 /**
- * Creates or updates, idempotently, the streams and the sessions KV bucket of SPEC §5. A second run changes
- * nothing; a changed setting (say a new `BARS_MAX_AGE_HOURS`) updates the existing stream in place.
+ * Creates or updates, idempotently, every stream and bucket of the topology (contracts/src/topology.ts): the
+ * provisioning step (`npm run provision`). A second run changes nothing; a changed setting updates the stream in
+ * place; a disposable stream whose retention changed is recreated.
  */
-export async function ensureJetStream(
+export async function provisionTopology(
   nc: NatsConnection,
-  settings: JetStreamSettings,
+  settings: TopologySettings & { namespace: string },
   log?: Logger,
 ): Promise<{ names: NatsNames; actions: Record<string, ProvisionAction> }> {
   const names = natsNames(settings.namespace);
+  const wanted = topology(names, settings);
   const jsm = await jetstreamManager(nc);
   const actions: Record<string, ProvisionAction> = {};
-  for (const desired of desiredStreams(names, settings)) {
-    actions[desired.name] = await ensureStream(jsm, desired);
-  }
-  actions[names.buckets.sessions] = await ensureKvBucket(nc, jsm, names.buckets.sessions, {
-    ttlMs: settings.sessionTtlSeconds * 1000,
-    replicas: settings.replicas ?? 1,
-  });
-  log?.info({ actions }, "JetStream streams and buckets ready");
+  for (const spec of Object.values(wanted.streams)) actions[spec.name] = await ensureStream(jsm, spec, log);
+  for (const spec of Object.values(wanted.buckets)) actions[spec.name] = await ensureKvBucket(nc, jsm, spec);
+  log?.info({ namespace: settings.namespace, actions }, "JetStream streams and buckets provisioned");
   return { names, actions };
 }
 
 /**
- * The inverse of ensureJetStream: deletes a namespace's streams and sessions bucket (with their consumers and
- * messages), for data that is disposable by design, like a demo's simulated bars. Returns what existed and is gone.
+ * The inverse of provisionTopology: deletes a namespace's streams and buckets (with their consumers and messages),
+ * for data that is disposable by design, like a demo's simulated bars. Returns what existed and is gone.
  */
-export async function deleteJetStream(nc: NatsConnection, namespace: string): Promise<string[]> {
+export async function deleteTopology(nc: NatsConnection, namespace: string): Promise<string[]> {
   const names = natsNames(namespace);
   const jsm = await jetstreamManager(nc);
   const deleted: string[] = [];
-  // Every stream the namespace's names define, and the one behind each KV bucket.
-  const streams = [...Object.values(names.streams), ...Object.values(names.buckets).map((bucket) => `KV_${bucket}`)];
+  const streams = [...Object.values(names.streams), ...Object.values(names.buckets).map(bucketStreamName)];
   for (const name of streams) {
     if ((await streamConfigOrNull(jsm, name)) === null) continue;
     await jsm.streams.delete(name);
     deleted.push(name);
   }
   return deleted;
+}
+
+export type TopologyNeed = StreamRole | BucketRole;
+
+function jetStreamNameOf(names: NatsNames, need: TopologyNeed): string {
+  return need === "sessions" ? bucketStreamName(names.buckets.sessions) : names.streams[need];
+}
+
+/** The streams and buckets of `needs` that do not exist (JetStream names). */
+export async function missingTopology(nc: NatsConnection, names: NatsNames, needs: readonly TopologyNeed[]): Promise<string[]> {
+  const jsm = await jetstreamManager(nc);
+  const missing: string[] = [];
+  for (const need of needs) {
+    const name = jetStreamNameOf(names, need);
+    if ((await streamConfigOrNull(jsm, name)) === null) missing.push(name);
+  }
+  return missing;
+}
+
+/**
+ * Waits until every stream and bucket a service needs exists, saying what is missing (and how to create it) at once
+ * and then every `warnEveryMs`. Services never create or change them: the provisioning step owns them all.
+ */
+export async function awaitTopology(
+  nc: NatsConnection,
+  names: NatsNames,
+  needs: readonly TopologyNeed[],
+  { log, signal, warnEveryMs = 10_000 }: { log: Logger; signal?: AbortSignal; warnEveryMs?: number },
+): Promise<void> {
+  let warnedAt = -Infinity;
+  await waitFor(
+    async () => {
+      const missing = await missingTopology(nc, names, needs);
+      if (missing.length === 0) return true;
+      if (Date.now() - warnedAt >= warnEveryMs) {
+        warnedAt = Date.now();
+        log.warn(
+          { missing, namespace: names.namespace },
+          "waiting for JetStream streams/buckets this service needs; create them with `npm run provision` (same NATS_URL and NATS_NAMESPACE)",
+        );
+      }
+      return false;
+    },
+    { timeoutMs: Number.MAX_SAFE_INTEGER, intervalMs: 500, what: "the JetStream topology", ...(signal ? { signal } : {}) },
+  );
+}
+
+/** How long the bars stream keeps bars (ms; 0 = for ever), as provisioned. */
+export async function barsRetentionMs(nc: NatsConnection, names: NatsNames): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  const config = await jsm.streams.info(names.streams.bars).then((info) => info.config);
+  return Math.round((config.max_age ?? 0) / 1e6);
 }
 
 async function streamConfigOrNull(jsm: JetStreamManager, name: string): Promise<StreamConfig | null> {
@@ -128,8 +151,9 @@ function differingKeys(current: StreamConfig, desired: Partial<StreamConfig>): (
   );
 }
 
-async function ensureStream(jsm: JetStreamManager, desired: DesiredStream): Promise<ProvisionAction> {
-  const current = await streamConfigOrNull(jsm, desired.name);
+async function ensureStream(jsm: JetStreamManager, spec: StreamSpec, log?: Logger): Promise<ProvisionAction> {
+  const desired = streamConfigOf(spec);
+  const current = await streamConfigOrNull(jsm, spec.name);
   if (!current) {
     await jsm.streams.add(desired);
     return "created";
@@ -138,40 +162,40 @@ async function ensureStream(jsm: JetStreamManager, desired: DesiredStream): Prom
   if (changed.length === 0) return "unchanged";
   const immutable = changed.filter((key) => IMMUTABLE.includes(key));
   if (immutable.length > 0) {
-    throw new Error(
-      `stream ${desired.name} exists with a different ${immutable.join(", ")}; ` +
-        "JetStream cannot change that in place: delete the stream or use another NATS_NAMESPACE",
-    );
+    if (!spec.disposable) {
+      throw new Error(
+        `stream ${spec.name} exists with a different ${immutable.join(", ")}; ` +
+          "JetStream cannot change that in place: delete the stream or use another NATS_NAMESPACE",
+      );
+    }
+    log?.warn({ stream: spec.name, changed: immutable }, "recreating a stream of transient messages to change what JetStream cannot change in place");
+    await jsm.streams.delete(spec.name);
+    await jsm.streams.add(desired);
+    return "recreated";
   }
-  await jsm.streams.update(desired.name, { ...current, ...desired });
+  await jsm.streams.update(spec.name, { ...current, ...desired });
   return "updated";
 }
 
-async function ensureKvBucket(
-  nc: NatsConnection,
-  jsm: JetStreamManager,
-  bucket: string,
-  { ttlMs, replicas }: { ttlMs: number; replicas: number },
-): Promise<ProvisionAction> {
-  const streamName = `KV_${bucket}`;
-  const current = await streamConfigOrNull(jsm, streamName);
+async function ensureKvBucket(nc: NatsConnection, jsm: JetStreamManager, spec: BucketSpec): Promise<ProvisionAction> {
+  const current = await streamConfigOrNull(jsm, bucketStreamName(spec.name));
   if (!current) {
-    await new Kvm(nc).create(bucket, { ttl: ttlMs, history: 1, storage: StorageType.File, replicas });
+    await new Kvm(nc).create(spec.name, { ttl: spec.ttlMs, history: spec.history, storage: StorageType.File, replicas: spec.replicas });
     return "created";
   }
-  const desired: Partial<StreamConfig> = { max_age: nanos(ttlMs), num_replicas: replicas };
+  const desired: Partial<StreamConfig> = { max_age: nanos(spec.ttlMs), num_replicas: spec.replicas };
   if (differingKeys(current, desired).length === 0) return "unchanged";
-  await jsm.streams.update(streamName, { ...current, ...desired });
+  await jsm.streams.update(bucketStreamName(spec.name), { ...current, ...desired });
   return "updated";
 }
 
-/** The JetStream settings every service derives from its validated config. */
-export function jetStreamSettingsFrom(config: {
+/** The topology settings from a validated provisioning config. */
+export function topologySettingsFrom(config: {
   NATS_NAMESPACE: string;
   BARS_MAX_AGE_HOURS: number;
   SESSION_TTL_SECONDS: number;
   JETSTREAM_REPLICAS: number;
-}): JetStreamSettings {
+}): TopologySettings & { namespace: string } {
   return {
     namespace: config.NATS_NAMESPACE,
     barsMaxAgeHours: config.BARS_MAX_AGE_HOURS,

@@ -3,23 +3,29 @@ import { TimeoutError, withTimeout } from "./timeout.ts";
 
 export type Closer = { name: string; close: () => Promise<unknown> | unknown };
 
-/** Starts the shutdown (once; later calls return the same promise). `failed` makes the exit status 1. */
-export type Shutdown = (reason: string, options?: { failed?: boolean }) => Promise<void>;
+/**
+ * Starts the shutdown (once; later calls return the same promise). `exitCode` is the status to exit with when every
+ * step finished cleanly (default 0); a step that fails or times out makes it 1 unless it is already non-zero.
+ */
+export type Shutdown = (reason: string, options?: { exitCode?: number }) => Promise<void>;
 
 /**
  * On SIGTERM/SIGINT, runs the closers in order (stop taking work, then drain NATS, then close stores), each
- * bounded so a stuck one cannot hold the process; exits 0 when all finished in time, 1 otherwise (or when
- * the shutdown was started because the service failed). Returns the shutdown function so a service can also
- * trigger it itself.
+ * bounded so a stuck one cannot hold the process; exits 0 when all finished in time, 1 otherwise (or with the
+ * status the shutdown was started with). Returns the shutdown function so a service can also trigger it itself.
  */
+const SIGNALS = ["SIGTERM", "SIGINT"] as const;
+
 export function handleShutdown(
   log: Logger,
   closers: readonly Closer[],
   { timeoutMs = 10_000, exit = (code: number): void => process.exit(code) }: { timeoutMs?: number; exit?: (code: number) => void } = {},
 ): Shutdown {
   let started: Promise<void> | null = null;
-  const shutdown: Shutdown = (reason, { failed = false } = {}) => {
+  const onSignal = (signal: NodeJS.Signals) => void shutdown(signal);
+  const shutdown: Shutdown = (reason, { exitCode = 0 } = {}) => {
     started ??= (async () => {
+      for (const signal of SIGNALS) process.off(signal, onSignal);
       log.info({ reason }, "shutting down");
       const deadline = Date.now() + timeoutMs;
       let clean = true;
@@ -32,11 +38,11 @@ export function handleShutdown(
         }
       }
       log.info({ clean }, "stopped");
-      exit(clean && !failed ? 0 : 1);
+      exit(exitCode !== 0 ? exitCode : clean ? 0 : 1);
     })();
     return started;
   };
-  for (const signal of ["SIGTERM", "SIGINT"] as const) process.once(signal, () => void shutdown(signal));
+  for (const signal of SIGNALS) process.once(signal, onSignal);
   return shutdown;
 }
 
@@ -49,10 +55,3 @@ async function runWithin(closer: Closer, ms: number): Promise<"closed" | "timeou
   }
 }
 
-/** A service whose long-running task rejects is finished: log why and shut down with exit status 1. */
-export function shutdownWhenRejected(task: Promise<unknown>, what: string, log: Logger, shutdown: Shutdown): void {
-  task.catch((error: unknown) => {
-    log.fatal({ err: error }, `${what} failed`);
-    void shutdown("failure", { failed: true });
-  });
-}

@@ -3,6 +3,7 @@ import {
   gatewayConfigSchema,
   ingestorConfigSchema,
   mlRunnerConfigSchema,
+  provisionConfigSchema,
   recorderConfigSchema,
   schedulerConfigSchema,
 } from "@gapfill/contracts";
@@ -19,7 +20,7 @@ function problemsOf(run: () => unknown): { variable: string; message: string }[]
 }
 
 describe("config loading", () => {
-  it("applies SPEC §7 defaults when the environment is empty", () => {
+  it("applies the original system's defaults when the environment is empty", () => {
     const gateway = loadConfig(gatewayConfigSchema, "gateway", {});
     expect(gateway).toMatchObject({
       NATS_URL: "nats://127.0.0.1:4222",
@@ -29,10 +30,9 @@ describe("config loading", () => {
       PORT: 8000,
       BOOTSTRAP_PAGE_LIMIT: 5000,
       GAP_STREAM_MAX_MINUTES: 15,
-      SESSION_TTL_SECONDS: 1800,
-      BARS_MAX_AGE_HOURS: 168,
       CORS_ORIGINS: [],
     });
+    expect(loadConfig(provisionConfigSchema, "provision", {})).toMatchObject({ SESSION_TTL_SECONDS: 1800, BARS_MAX_AGE_HOURS: 168, JETSTREAM_REPLICAS: 1 });
     expect(gateway.DATABASE_URL).toBeUndefined();
     const ingestor = loadConfig(ingestorConfigSchema, "ingestor", {});
     expect(ingestor).toMatchObject({
@@ -75,7 +75,7 @@ describe("config loading", () => {
     ["BOOTSTRAP_PAGE_LIMIT", "0", gatewayConfigSchema, /expected an integer from 1/],
     ["PORT", "70000", gatewayConfigSchema, /expected an integer from 0 to 65535/],
     ["GAP_STREAM_MAX_MINUTES", "soon", gatewayConfigSchema, /expected a number/],
-    ["SESSION_TTL_SECONDS", "1.5", gatewayConfigSchema, /expected an integer/],
+    ["SESSION_TTL_SECONDS", "1.5", provisionConfigSchema, /expected an integer/],
     ["NATS_URL", "http://x y", gatewayConfigSchema, /expected nats:\/\/host:port/],
     ["NATS_NAMESPACE", "a.b", gatewayConfigSchema, /expected up to 32 letters/],
     ["LOG_LEVEL", "loud", gatewayConfigSchema, /expected one of fatal/],

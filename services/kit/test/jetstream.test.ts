@@ -3,7 +3,7 @@ import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStre
 import { Kvm } from "@nats-io/kv";
 import { nanos, type NatsConnection } from "@nats-io/transport-node";
 import { natsNames } from "@gapfill/contracts";
-import { deleteJetStream, ensureJetStream } from "../src/index.ts";
+import { deleteTopology, provisionTopology } from "../src/index.ts";
 import { connectTestNats, deleteNamespaceStreams, uniqueNamespace } from "@gapfill/testkit";
 
 let nc: NatsConnection;
@@ -30,13 +30,13 @@ async function streamsOf(namespace: string): Promise<string[]> {
   return names.sort();
 }
 
-describe("ensureJetStream", () => {
-  const settings = { namespace: ns1, barsMaxAgeHours: 168, sessionTtlSeconds: 1800 };
+describe("provisionTopology", () => {
+  const settings = { namespace: ns1, barsMaxAgeHours: 168, sessionTtlSeconds: 1800, replicas: 1 };
 
-  it("creates exactly the streams and bucket of SPEC §5, and a second run changes nothing", async () => {
-    const first = await ensureJetStream(nc, settings);
+  it("creates exactly the streams and bucket of the topology, and a second run changes nothing", async () => {
+    const first = await provisionTopology(nc, settings);
     expect(Object.values(first.actions)).toEqual(["created", "created", "created", "created"]);
-    const second = await ensureJetStream(nc, settings);
+    const second = await provisionTopology(nc, settings);
     expect(Object.values(second.actions)).toEqual(["unchanged", "unchanged", "unchanged", "unchanged"]);
     expect(await streamsOf(ns1)).toEqual([`${ns1}_BARS`, `${ns1}_ML_EVENTS`, `${ns1}_ML_TICKS`, `KV_${ns1}_sessions`].sort());
 
@@ -49,12 +49,13 @@ describe("ensureJetStream", () => {
     expect(bars.allow_direct).toBe(true);
 
     const ticks = (await jsm.streams.info(`${ns1}_ML_TICKS`)).config;
-    expect(ticks.retention).toBe(RetentionPolicy.Workqueue);
+    expect(ticks.retention).toBe(RetentionPolicy.Limits);
+    expect(ticks.max_msgs_per_subject).toBe(100);
     expect(ticks.subjects).toEqual([`${ns1}.ml.tick.*`]);
 
     const events = (await jsm.streams.info(`${ns1}_ML_EVENTS`)).config;
     expect(events.retention).toBe(RetentionPolicy.Limits);
-    expect(events.subjects).toEqual([`${ns1}.ml.model.published`, `${ns1}.ml.predictions.*`]);
+    expect(events.subjects).toEqual([`${ns1}.ml.model.published`, `${ns1}.ml.predictions.*`, `${ns1}.ml.run.*`]);
 
     const kv = await new Kvm(nc).open(`${ns1}_sessions`);
     const status = await kv.status();
@@ -63,12 +64,12 @@ describe("ensureJetStream", () => {
   });
 
   it("updates a changed setting in place instead of duplicating the stream", async () => {
-    await ensureJetStream(nc, settings);
+    await provisionTopology(nc, settings);
     const bars = natsNames(ns1).streams.bars;
     const js = jetstream(nc);
     await js.publish(natsNames(ns1).subjects.bars("BTCUSDT"), "{}", { msgID: "BTCUSDT:0" });
 
-    const changed = await ensureJetStream(nc, { ...settings, barsMaxAgeHours: 24, sessionTtlSeconds: 600 });
+    const changed = await provisionTopology(nc, { ...settings, barsMaxAgeHours: 24, sessionTtlSeconds: 600 });
     expect(changed.actions[bars]).toBe("updated");
     expect(changed.actions[`${ns1}_sessions`]).toBe("updated");
     expect(changed.actions[`${ns1}_ML_TICKS`]).toBe("unchanged");
@@ -80,8 +81,8 @@ describe("ensureJetStream", () => {
   });
 
   it("isolates namespaces: a bar published in one is not seen in another", async () => {
-    await ensureJetStream(nc, settings);
-    await ensureJetStream(nc, { ...settings, namespace: ns2 });
+    await provisionTopology(nc, settings);
+    await provisionTopology(nc, { ...settings, namespace: ns2 });
     const js = jetstream(nc);
     const before1 = (await jsm.streams.info(`${ns1}_BARS`)).state.messages;
     await js.publish(natsNames(ns2).subjects.bars("BTCUSDT"), "{}", { msgID: "BTCUSDT:15000" });
@@ -95,16 +96,16 @@ describe("ensureJetStream", () => {
   });
 });
 
-describe("deleteJetStream", () => {
+describe("deleteTopology", () => {
   it("deletes a namespace's streams and bucket, leaves other namespaces alone, and is a no-op the second time", async () => {
     const doomed = ns3;
-    const settings = { namespace: doomed, barsMaxAgeHours: 168, sessionTtlSeconds: 1800 };
-    await ensureJetStream(nc, settings);
-    await ensureJetStream(nc, { ...settings, namespace: ns2 });
+    const settings = { namespace: doomed, barsMaxAgeHours: 168, sessionTtlSeconds: 1800, replicas: 1 };
+    await provisionTopology(nc, settings);
+    await provisionTopology(nc, { ...settings, namespace: ns2 });
     const kept = await streamsOf(ns2);
-    expect(await deleteJetStream(nc, doomed)).toEqual([`${doomed}_BARS`, `${doomed}_ML_TICKS`, `${doomed}_ML_EVENTS`, `KV_${doomed}_sessions`]);
+    expect(await deleteTopology(nc, doomed)).toEqual([`${doomed}_BARS`, `${doomed}_ML_TICKS`, `${doomed}_ML_EVENTS`, `KV_${doomed}_sessions`]);
     expect(await streamsOf(doomed)).toEqual([]);
     expect(await streamsOf(ns2)).toEqual(kept);
-    expect(await deleteJetStream(nc, doomed)).toEqual([]);
+    expect(await deleteTopology(nc, doomed)).toEqual([]);
   });
 });

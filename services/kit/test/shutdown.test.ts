@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createLogger, handleShutdown, shutdownWhenRejected } from "../src/index.ts";
+import { createLogger, handleShutdown } from "../src/index.ts";
 
 const log = createLogger({ service: "test", level: "silent" });
 
@@ -45,12 +45,12 @@ describe("graceful shutdown", () => {
     expect(order).toEqual(["store"]);
   });
 
-  it("exits 1 when the service's long-running task rejects, after closing everything", async () => {
+  it("exits with the status it was started with after closing everything", async () => {
     const order: string[] = [];
     const { exit, exited } = recordingExit();
     const shutdown = handleShutdown(log, [{ name: "nats", close: () => void order.push("nats") }], { exit });
-    shutdownWhenRejected(Promise.reject(new Error("stream deleted")), "ingestor", log, shutdown);
-    expect(await exited).toBe(1);
+    await shutdown("failure", { exitCode: 78 });
+    expect(await exited).toBe(78);
     expect(order).toEqual(["nats"]);
   });
 });

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Sql } from "postgres";
 import { createLogger } from "../src/log.ts";
-import { openPostgresStore, openStore, openSupabaseStore, StoreConfigError, supabaseKeyRole } from "../src/store/index.ts";
+import { supabaseKeyRole } from "@gapfill/contracts";
+import { openPostgresStore, openStore, openSupabaseStore, StoreConfigError } from "../src/store/index.ts";
 import {
   connectTestPostgres,
   dropTestSchema,

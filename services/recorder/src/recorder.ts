@@ -1,7 +1,7 @@
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { natsNames, type ClosedBar, type RecorderConfig } from "@gapfill/contracts";
-import { backoffDelayMs, decodeBarMessage, type BackoffPolicy, type DecodedBar, type BarStore, type Logger, type Registry } from "@gapfill/kit";
+import { backoffDelayMs, decodeBarMessage, type BackoffPolicy, type DecodedBar, type BarStore, type Logger, type Registry, type ServiceLifecycle } from "@gapfill/kit";
 import { ensureRecorderConsumer, RECORDER_DURABLE } from "./consumer.ts";
 import { measureLag, type SymbolLag } from "./lag.ts";
 import { createRecorderMetrics } from "./metrics.ts";
@@ -33,11 +33,12 @@ export interface RecorderDeps {
   random?: () => number;
 }
 
-export interface RunningRecorder {
-  /** Settles when recording ends: resolves after stop(), rejects if the bar subscription failed on its own. */
-  live: Promise<void>;
-  /** Stops pulling, lets the batch being written finish (or gives it up while the store is down), hands back the rest. */
-  stop(): Promise<void>;
+/**
+ * `ready`: the durable consumer is set up and bars flow; `done`: resolves after stop(), rejects if the bar
+ * subscription failed on its own. stop() stops pulling, lets the batch being written finish (or gives it up while the
+ * store is down) and hands back the rest. The store stays the caller's.
+ */
+export interface RunningRecorder extends ServiceLifecycle {
   /** Measures the table's lag behind the stream now (also done every lagIntervalMs). */
   measureLag(): Promise<SymbolLag[]>;
 }
@@ -228,14 +229,15 @@ export async function startRecorder(deps: RecorderDeps): Promise<RunningRecorder
       });
   }, tuning.lagIntervalMs);
 
-  const live = Promise.all([reading, writing]).then(() => {
+  const done = Promise.all([reading, writing]).then(() => {
     if (!stopping) throw new Error("the bar subscription ended on its own");
   });
-  live.catch(() => {});
+  done.catch(() => {});
 
   let stopped: Promise<void> | null = null;
   return {
-    live,
+    ready: Promise.resolve(),
+    done,
     measureLag: checkLag,
     stop: () =>
       (stopped ??= (async () => {

@@ -10,25 +10,26 @@ import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { natsNames } from "@gapfill/contracts";
-import { createLogger, ensureJetStream, openPostgresStore } from "@gapfill/kit";
+import { createLogger, openPostgresStore } from "@gapfill/kit";
 import {
   connectTestNats,
   connectTestPostgres,
   deleteNamespaceStreams,
   dropTestSchema,
+  provisionTestTopology,
   publishBars,
   readStreamBars,
+  type Sql,
   startTcpProxy,
+  type TcpProxy,
   TEST_DATABASE_URL,
-  testDatabaseAddress,
-  testDatabaseUrlVia,
   TEST_NATS_URL,
   TEST_SERIES_START,
   testBars,
+  testDatabaseAddress,
+  testDatabaseUrlVia,
   uniqueNamespace,
   waitFor,
-  type Sql,
-  type TcpProxy,
 } from "@gapfill/testkit";
 import { RECORDER_DURABLE } from "../src/index.ts";
 import { consumerState, rowCount, tableBars } from "./support.ts";
@@ -71,7 +72,7 @@ beforeAll(async () => {
   nc = await connectTestNats();
   admin = connectTestPostgres();
   proxy = await startTcpProxy(testDatabaseAddress());
-  await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 24, sessionTtlSeconds: 600 });
+  await provisionTestTopology(nc, ns, { barsMaxAgeHours: 24 });
 });
 
 afterAll(async () => {

@@ -1,10 +1,11 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { natsNames } from "@gapfill/contracts";
-import { connectNats, createLogger, createMetricsRegistry, ensureJetStream, openPostgresStore } from "@gapfill/kit";
+import { connectNats, createLogger, createMetricsRegistry, openPostgresStore } from "@gapfill/kit";
 import {
   connectTestPostgres,
   dropTestSchema,
+  provisionTestTopology,
   publishBars,
   readStreamBars,
   startPrivateNatsServer,
@@ -33,7 +34,7 @@ describe("recorder across a NATS server crash", () => {
     const publisher = await connectNats({ url: server.url, name: "publisher", log });
     const store = await openPostgresStore({ url: TEST_DATABASE_URL, prepare: true, schema: ns, log });
     try {
-      await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 24, sessionTtlSeconds: 600 });
+      await provisionTestTopology(nc, ns, { barsMaxAgeHours: 24 });
       const recorder = await startRecorder({
         config: { NATS_NAMESPACE: ns, BINANCE_SYMBOL: ["BTCUSDT"], RECORDER_BATCH_SIZE: 300, RECORDER_BATCH_MS: 50, RECORDER_ACK_WAIT_MS: 2000 },
         nc,

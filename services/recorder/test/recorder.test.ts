@@ -2,25 +2,26 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { BAR_MS, natsNames, type ClosedBar } from "@gapfill/contracts";
-import { createLogger, createMetricsRegistry, ensureJetStream, openPostgresStore, type BarStore, type Logger } from "@gapfill/kit";
+import { type BarStore, createLogger, createMetricsRegistry, type Logger, openPostgresStore } from "@gapfill/kit";
 import {
   capturingLogger,
   connectTestNats,
   connectTestPostgres,
   deleteNamespaceStreams,
   dropTestSchema,
+  provisionTestTopology,
   publishBars,
   readStreamBars,
+  type Sql,
   startTcpProxy,
+  type TcpProxy,
   TEST_DATABASE_URL,
-  testDatabaseAddress,
-  testDatabaseUrlVia,
   TEST_SERIES_START,
   testBars,
+  testDatabaseAddress,
+  testDatabaseUrlVia,
   uniqueNamespace,
   waitFor,
-  type Sql,
-  type TcpProxy,
 } from "@gapfill/testkit";
 import { RECORDER_DURABLE, startRecorder, type RecorderDeps } from "../src/index.ts";
 import { measureLag } from "../src/lag.ts";
@@ -52,7 +53,7 @@ afterAll(async () => {
 async function setup(options: { url?: string } = {}): Promise<{ ns: string; store: BarStore; check: BarStore }> {
   const ns = uniqueNamespace();
   namespaces.push(ns);
-  await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 24, sessionTtlSeconds: 600 });
+  await provisionTestTopology(nc, ns, { barsMaxAgeHours: 24 });
   const store = await openPostgresStore({ url: options.url ?? TEST_DATABASE_URL, prepare: true, schema: ns, log: quiet, applicationName: `rec-${ns}` });
   const check = await openPostgresStore({ url: TEST_DATABASE_URL, prepare: true, schema: ns, log: quiet });
   cleanups.push(() => store.close(), () => check.close());

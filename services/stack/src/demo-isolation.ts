@@ -1,5 +1,5 @@
 import { namespaceSchema } from "@gapfill/contracts";
-import { connectNats, deleteEmbeddedStore, deleteJetStream, type Logger } from "@gapfill/kit";
+import { connectNats, deleteEmbeddedStore, deleteTopology, type Logger } from "@gapfill/kit";
 
 /** Variables that lead to real bars or a real project: the demo never hands them to a service. */
 const REAL_DATA_VARIABLES = [
@@ -46,7 +46,7 @@ export function demoIsolation(env: NodeJS.ProcessEnv): DemoIsolation {
 export async function resetDemoData(options: { natsUrl: string; namespace: string; dataDir: string; log: Logger }): Promise<string[]> {
   const nc = await connectNats({ url: options.natsUrl, name: "gapfill-stack", log: options.log });
   try {
-    const streams = await deleteJetStream(nc, options.namespace);
+    const streams = await deleteTopology(nc, options.namespace);
     return [...streams, ...deleteEmbeddedStore(options.dataDir, options.namespace)];
   } finally {
     await nc.close();

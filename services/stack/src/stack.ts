@@ -1,6 +1,6 @@
 import { basename, join } from "node:path";
 import type { StackConfig } from "@gapfill/contracts";
-import { createLogger, embeddedDbFile, redactUrlCredentials, REPO_ROOT, resolveDataDir, waitFor } from "@gapfill/kit";
+import { createLogger, embeddedDbFile, EXIT_CONFIG, redactUrlCredentials, REPO_ROOT, resolveDataDir, waitFor } from "@gapfill/kit";
 import { demoIsolation, resetDemoData } from "./demo-isolation.ts";
 import { natsAnswers, startLocalNatsServer, type LocalNatsServer } from "./local-nats.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -50,7 +50,7 @@ async function httpOk(url: string): Promise<boolean> {
 export async function runStack(options: StackOptions): Promise<RunningStack> {
   const { config, mode } = options;
   const write = options.write ?? ((text: string) => process.stdout.write(text));
-  const names = mode === "demo" ? ["stack", "nats", "sim", ...SERVICES] : ["stack", "nats", ...SERVICES];
+  const names = mode === "demo" ? ["stack", "nats", "sim", "provision", ...SERVICES] : ["stack", "nats", "provision", ...SERVICES];
   const env = options.env ?? process.env;
   // Checked before anything starts: a demo that cannot be kept apart from live data does not run at all.
   const demo = mode === "demo" ? demoIsolation(env) : null;
@@ -129,6 +129,13 @@ export async function runStack(options: StackOptions): Promise<RunningStack> {
       baseEnv.BINANCE_WS_URL = `ws://127.0.0.1:${config.SIM_PORT}`;
     } else {
       say("live mode: the ingestor reads real Binance market data");
+    }
+    // The topology first: services wait for the streams and buckets they need, and never create them.
+    const provisioned = await supervisor.runOnce({ name: "provision", command: process.execPath, args: nodeArgs("provision"), cwd: REPO_ROOT, env: baseEnv });
+    if (provisioned !== 0) {
+      throw new Error(
+        provisioned === EXIT_CONFIG ? "provision refused its configuration (see above)" : `provision failed (exit ${provisioned}; see above)`,
+      );
     }
     for (const service of SERVICES) {
       supervisor.start({ name: service, command: process.execPath, args: nodeArgs(service), cwd: REPO_ROOT, env: baseEnv });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
+import { EXIT_CONFIG } from "@gapfill/kit";
 
 export interface ProcessSpec {
   name: string;
@@ -9,8 +10,6 @@ export interface ProcessSpec {
   cwd: string;
 }
 
-/** Exit status with which a service refuses a bad configuration: restarting cannot help. */
-const EXIT_CONFIG = 78;
 const RESTART_BACKOFF_MS = [500, 1000, 2000, 5000, 10_000, 30_000];
 /** A process that stayed up this long starts its backoff again from the first step. */
 const STABLE_AFTER_MS = 60_000;
@@ -53,6 +52,27 @@ export class Supervisor {
     const entry: Managed = { spec, child: null, restarts: 0, startedAt: 0 };
     this.managed.set(spec.name, entry);
     this.launch(entry);
+  }
+
+  /**
+   * Runs a one-shot job (provisioning) to its end with prefixed output, and resolves with its exit status (null when
+   * a signal ended it). stopAll() stops it like a service.
+   */
+  runOnce(spec: ProcessSpec): Promise<number | null> {
+    const entry: Managed = { spec, child: null, restarts: 0, startedAt: Date.now() };
+    this.managed.set(spec.name, entry);
+    const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ["ignore", "pipe", "pipe"] });
+    entry.child = child;
+    for (const stream of [child.stdout, child.stderr]) {
+      if (stream) createInterface({ input: stream }).on("line", (text) => this.line(spec.name, text));
+    }
+    return new Promise((resolve) =>
+      child.once("exit", (code) => {
+        entry.child = null;
+        this.managed.delete(spec.name);
+        resolve(code);
+      }),
+    );
   }
 
   pid(name: string): number | undefined {

@@ -9,11 +9,12 @@ import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { BAR_MS, stackConfigSchema, type ClosedBar } from "@gapfill/contracts";
-import { createLogger, ensureJetStream, loadConfig, openEmbeddedStore, REPO_ROOT } from "@gapfill/kit";
+import { createLogger, loadConfig, openEmbeddedStore, REPO_ROOT } from "@gapfill/kit";
 import {
   connectTestNats,
   deleteNamespaceStreams,
   freePort,
+  provisionTestTopology,
   publishBars,
   readStreamBars,
   TEST_NATS_URL,
@@ -62,7 +63,7 @@ beforeAll(async () => {
   });
   // What an earlier demo left behind: a bar of another simulated market in the stream and in the store.
   nc = await connectTestNats();
-  await ensureJetStream(nc, { namespace: `${namespace}_demo`, barsMaxAgeHours: 168, sessionTtlSeconds: 1800 });
+  await provisionTestTopology(nc, `${namespace}_demo`);
   await publishBars(nc, `${namespace}_demo`, [staleBar]);
   const staleStore = openEmbeddedStore({ dataDir, namespace: `${namespace}_demo`, log: createLogger({ service: "e2e", level: "silent" }) });
   await staleStore.upsertBars([staleBar]);
@@ -78,6 +79,7 @@ beforeAll(async () => {
       INGEST_BACKFILL_HOURS: "1",
       INGESTOR_METRICS_PORT: "0",
       RECORDER_METRICS_PORT: "0",
+      GATEWAY_METRICS_PORT: "0",
       LOG_FORMAT: "json",
     },
     write: (text) => void output.push(text),

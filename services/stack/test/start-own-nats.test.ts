@@ -38,6 +38,7 @@ it("starts its own nats-server when none answers at NATS_URL, and the stack beco
       BINANCE_WS_URL: "ws://127.0.0.1:9",
       INGESTOR_METRICS_PORT: "0",
       RECORDER_METRICS_PORT: "0",
+      GATEWAY_METRICS_PORT: "0",
       LOG_FORMAT: "json",
     },
     write: (text) => void lines.push(text),

@@ -9,7 +9,7 @@ import { errorBody } from "../errors.ts";
 
 const READY_TIMEOUT_MS = 2_000;
 
-/** Liveness, readiness (NATS, the store and the bar feeds), Prometheus metrics. */
+/** Liveness and readiness (NATS, the store and the bar feeds). Metrics are on the metrics port, not here. */
 export function opsRoutes(app: FastifyInstance, ctx: GatewayContext, nc: NatsConnection): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
 
@@ -40,9 +40,4 @@ export function opsRoutes(app: FastifyInstance, ctx: GatewayContext, nc: NatsCon
       }
     },
   );
-
-  app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
-    const body = await ctx.metrics.registry.metrics();
-    return reply.type(ctx.metrics.registry.contentType).send(body);
-  });
 }

@@ -2,12 +2,21 @@ import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Sql } from "postgres";
 import { barMsgId, gatewayConfigSchema, natsNames, type ClosedBar, type GatewayConfig, type NatsNames } from "@gapfill/contracts";
-import { createLogger, ensureJetStream, loadConfig, openStore, type BarStore, type Logger } from "@gapfill/kit";
+import {
+  type BarStore,
+  createLogger,
+  createMetricsRegistry,
+  loadConfig,
+  type Logger,
+  openStore,
+  type Registry,
+} from "@gapfill/kit";
 import {
   connectTestNats,
   connectTestPostgres,
   deleteNamespaceStreams,
   dropTestSchema,
+  provisionTestTopology,
   TEST_DATABASE_URL,
   TEST_NATS_URL,
   uniqueNamespace,
@@ -40,7 +49,7 @@ export async function createGatewayTestEnv(options: { sessionTtlSeconds?: number
   const ns = uniqueNamespace();
   const log = createLogger({ service: "gateway-test", level: (process.env.TEST_LOG_LEVEL as "silent") ?? "silent" });
   const nc = await connectTestNats();
-  await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 168, sessionTtlSeconds: options.sessionTtlSeconds ?? 1800 });
+  await provisionTestTopology(nc, ns, options.sessionTtlSeconds ? { sessionTtlSeconds: options.sessionTtlSeconds } : {});
   const sql = connectTestPostgres();
   const baseEnv = {
     NATS_URL: TEST_NATS_URL,
@@ -83,6 +92,8 @@ export async function createGatewayTestEnv(options: { sessionTtlSeconds?: number
 
 export interface RunningGateway {
   app: FastifyInstance;
+  /** The gateway's metrics (served on the metrics port in production). */
+  registry: Registry;
   /** `http://127.0.0.1:<port>` when listening. */
   url: string;
   close(): Promise<void>;
@@ -108,7 +119,8 @@ export async function startGateway(
     configure?: (app: FastifyInstance) => void;
   } = {},
 ): Promise<RunningGateway> {
-  const app = await buildApp({ config, log, nc: env.nc, store: env.store, tuning, now });
+  const registry = createMetricsRegistry("gateway");
+  const app = await buildApp({ config, log, nc: env.nc, store: env.store, registry, tuning, now });
   configure?.(app);
   let url = "";
   if (listen) {
@@ -117,5 +129,5 @@ export async function startGateway(
   } else {
     await app.ready();
   }
-  return { app, url, close: () => app.close() };
+  return { app, registry, url, close: () => app.close() };
 }

@@ -1,14 +1,14 @@
 import type { RunningGateway } from "./env.ts";
 
 /**
- * The value of a metric from the gateway's /metrics, summed over the series whose labels include every one of
+ * The value of a metric in the gateway's registry, in Prometheus text form, summed over the series whose labels include every one of
  * `labels` (all series when none are given).
  */
 export async function metricValue(gw: RunningGateway, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const response = await gw.app.inject({ method: "GET", url: "/metrics" });
+  const text = await gw.registry.metrics();
   const wanted = Object.entries(labels).map(([label, value]) => `${label}="${value}"`);
   let total = 0;
-  for (const line of response.body.split("\n")) {
+  for (const line of text.split("\n")) {
     if (!line.startsWith(name)) continue;
     const rest = line.slice(name.length);
     if (!rest.startsWith(" ") && !rest.startsWith("{")) continue;

@@ -5,8 +5,15 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { expect } from "vitest";
 import { BAR_MS, closedBarSchema, ingestorConfigSchema, natsNames, type ClosedBar, type IngestorConfig, type NatsNames } from "@gapfill/contracts";
-import { createLogger, ensureJetStream, loadConfig, type Logger, type NatsConnection, type Registry } from "@gapfill/kit";
-import { connectTestNats, deleteNamespaceStreams, TEST_NATS_URL, uniqueNamespace, waitFor } from "@gapfill/testkit";
+import { createLogger, loadConfig, type Logger, type NatsConnection, type Registry } from "@gapfill/kit";
+import {
+  connectTestNats,
+  deleteNamespaceStreams,
+  provisionTestTopology,
+  TEST_NATS_URL,
+  uniqueNamespace,
+  waitFor,
+} from "@gapfill/testkit";
 import { startSim, type RunningSim, type SimOptions } from "@gapfill/binance-sim";
 import { startIngestor, type IngestorTuning, type RunningIngestor } from "../../src/index.ts";
 import { startRecordingProxy, type ProxyFaults, type RecordingProxy } from "./recording-proxy.ts";
@@ -38,7 +45,7 @@ export interface IngestWorld {
 export async function createWorld(simOptions: SimOptions): Promise<IngestWorld> {
   const ns = uniqueNamespace();
   const nc = await connectTestNats();
-  await ensureJetStream(nc, { namespace: ns, barsMaxAgeHours: 168, sessionTtlSeconds: 1800 });
+  await provisionTestTopology(nc, ns);
   const sim = await startSim({ seed: 7, ...simOptions });
   const ingestors: RunningIngestor[] = [];
   const proxies: RecordingProxy[] = [];

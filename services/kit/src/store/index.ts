@@ -1,9 +1,9 @@
-import type { StoreConfig } from "@gapfill/contracts";
+import { storeAccessProblem, supabaseKeyRole, type StoreAccess, type StoreConfig } from "@gapfill/contracts";
 import type { Logger } from "../log.ts";
 import { embeddedDbFile, openEmbeddedStore } from "./embedded.ts";
 import { StoreConfigError } from "./errors.ts";
 import { openPostgresStore } from "./postgres.ts";
-import { openSupabaseStore, supabaseKeyRole } from "./supabase.ts";
+import { openSupabaseStore } from "./supabase.ts";
 import type { BarStore, StoreKind } from "./types.ts";
 import { resolveDataDir } from "../data-dir.ts";
 
@@ -12,12 +12,12 @@ export { StoreConfigError, StoreInputError } from "./errors.ts";
 export { deleteEmbeddedStore, EMBEDDED_DB_FILE, embeddedDbFile, openEmbeddedStore, type EmbeddedStoreOptions } from "./embedded.ts";
 export { MAX_PAGE_LIMIT } from "./input.ts";
 export { openPostgresStore, type PostgresStoreOptions } from "./postgres.ts";
-export { openSupabaseStore, supabaseKeyRole, SupabaseRequestError, type SupabaseStoreOptions } from "./supabase.ts";
+export { openSupabaseStore, SupabaseRequestError, type SupabaseStoreOptions } from "./supabase.ts";
 
 export interface OpenStoreOptions {
   log: Logger;
   /** "write" for the recorder: refuses a configuration that cannot write (a read-only Supabase key). */
-  access: "read" | "write";
+  access: StoreAccess;
   /** Shown to the database as the client's name (Postgres `application_name`). */
   applicationName?: string;
 }
@@ -35,28 +35,12 @@ function describeDatabaseUrl(url: string): string {
   return `${parsed.hostname}${parsed.port ? `:${parsed.port}` : ""}${parsed.pathname}`;
 }
 
-/**
- * The Data API key for the access asked for. Reads take SUPABASE_API_KEY or SUPABASE_ANON_KEY; writes (the
- * recorder) need SUPABASE_API_KEY holding a key allowed to write, and are refused with a clear message otherwise.
- */
-export function supabaseKeyFor(config: StoreConfig, access: "read" | "write"): { key: string; variable: string } {
-  if (access === "read") {
-    if (config.SUPABASE_API_KEY) return { key: config.SUPABASE_API_KEY, variable: "SUPABASE_API_KEY" };
-    if (config.SUPABASE_ANON_KEY) return { key: config.SUPABASE_ANON_KEY, variable: "SUPABASE_ANON_KEY" };
-    throw new StoreConfigError(
-      "SUPABASE_URL is set but no Data API key: set SUPABASE_API_KEY or SUPABASE_ANON_KEY (or DATABASE_URL)",
-    );
-  }
-  const key = config.SUPABASE_API_KEY;
-  if (!key || supabaseKeyRole(key) === "read-only") {
-    throw new StoreConfigError(
-      `writing price_15s through the Supabase Data API needs a key allowed to write, but ${
-        key ? "SUPABASE_API_KEY is an anon/publishable key" : "SUPABASE_API_KEY is unset"
-      }${config.SUPABASE_ANON_KEY ? " (SUPABASE_ANON_KEY cannot write)" : ""}: set SUPABASE_API_KEY to the project's ` +
-        "service_role or sb_secret_ key, or set DATABASE_URL to write over a direct Postgres connection",
-    );
-  }
-  return { key, variable: "SUPABASE_API_KEY" };
+/** The Data API key for the access asked for; a key that cannot serve it is refused (see storeAccessProblem). */
+export function supabaseKeyFor(config: StoreConfig, access: StoreAccess): { key: string; variable: string } {
+  const problem = storeAccessProblem(config, access);
+  if (problem) throw new StoreConfigError(problem.message);
+  if (access === "write" || config.SUPABASE_API_KEY) return { key: config.SUPABASE_API_KEY!, variable: "SUPABASE_API_KEY" };
+  return { key: config.SUPABASE_ANON_KEY!, variable: "SUPABASE_ANON_KEY" };
 }
 
 /** Opens the bar store the configuration selects (SPEC §8) and logs which one, never a key or password. */

@@ -133,22 +133,3 @@ class SupabaseBarStore implements BarStore {
     await this.client.removeAllChannels();
   }
 }
-
-/**
- * What a Supabase API key may do, as far as its form tells: legacy keys are JWTs with a `role` claim (`anon`,
- * `service_role`); new keys are `sb_publishable_…` (like anon) or `sb_secret_…` (like service_role).
- */
-export function supabaseKeyRole(key: string): "read-only" | "write" | "unknown" {
-  if (key.startsWith("sb_publishable_")) return "read-only";
-  if (key.startsWith("sb_secret_")) return "write";
-  const [, payload] = key.split(".");
-  if (!payload) return "unknown";
-  try {
-    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as { role?: unknown };
-    if (claims.role === "service_role") return "write";
-    if (claims.role === "anon" || claims.role === "authenticated") return "read-only";
-  } catch {
-    return "unknown";
-  }
-  return "unknown";
-}

@@ -1,0 +1,1 @@
+export { provisionService } from "./service.ts";
