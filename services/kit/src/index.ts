@@ -10,3 +10,5 @@ export * from "./backoff.ts";
 export * from "./bar-messages.ts";
 export * from "./timeout.ts";
 export * from "./data-dir.ts";
+export * from "./digest.ts";
+export * from "./ml/index.ts";
