@@ -53,8 +53,8 @@ describe("model manifest", () => {
     artifacts: { onnx: "model/20261126T050000Z/model.onnx" },
     sha256: { onnx: "a".repeat(64) },
     input: { name: "embedding", dims: [-1, 32] },
-    output: { name: "prediction", dims: [-1, 1] },
-    metrics: { val_mse: 0.01 },
+    output: { name: "prob_up", dims: [-1, 1] },
+    metrics: { log_loss: 0.68, auc: null },
     trainer: { kind: "local", job_name: null, instance_type: null },
   };
   it("validates latest.json and names what is wrong", () => {
@@ -62,5 +62,9 @@ describe("model manifest", () => {
     expect(describeIssues(modelManifestSchema.safeParse({ ...manifest, artifacts: {} }).error!)).toMatch(/^artifacts: must include an onnx/);
     expect(describeIssues(modelManifestSchema.safeParse({ ...manifest, sha256: { onnx: "xyz" } }).error!)).toMatch(/^sha256.onnx: /);
     expect(describeIssues(modelManifestSchema.safeParse({ ...manifest, version: "../x" }).error!)).toMatch(/^version: /);
+    const renamed = { ...manifest, output: { name: "prediction", dims: [-1, 1] } };
+    expect(describeIssues(modelManifestSchema.safeParse(renamed).error!)).toMatch(/^output.name: /);
+    const fixedBatch = { ...manifest, input: { name: "embedding", dims: [8, 32] } };
+    expect(describeIssues(modelManifestSchema.safeParse(fixedBatch).error!)).toMatch(/^input.dims.0: /);
   });
 });

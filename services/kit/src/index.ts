@@ -12,3 +12,5 @@ export * from "./bar-messages.ts";
 export * from "./timeout.ts";
 export * from "./data-dir.ts";
 export * from "./wait.ts";
+export * from "./digest.ts";
+export * from "./ml/index.ts";
