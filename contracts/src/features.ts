@@ -48,6 +48,9 @@ export const EMBEDDING_DIM = FEATURE_LAYOUT.length;
  */
 export const FEATURE_VERSION = "bars15s.v1";
 
+/** `ai_outputs.producer` of the rows the built-in embedder writes. */
+export const BUILTIN_PRODUCER = "builtin";
+
 /** Default number of bars between two embeddings of a symbol (`EMBED_EVERY_BARS`): 4 bars, one a minute. */
 export const DEFAULT_EMBED_EVERY_BARS = 4;
 

@@ -1,5 +1,8 @@
 import { z } from "zod";
 
+/** A model version (`version` of latest.json, `model_version` of ml_predictions): safe as a file name. */
+export const modelVersionSchema = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, "must be a file-name-safe version string");
+
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "must be a lower-case hex SHA-256");
 const tensorSpec = z.strictObject({
   name: z.string().min(1),
@@ -12,7 +15,7 @@ const tensorSpec = z.strictObject({
  * sees a half-published model. `artifacts` maps an artifact role ("onnx", …) to its object key.
  */
 export const modelManifestSchema = z.strictObject({
-  version: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, "must be a file-name-safe version string"),
+  version: modelVersionSchema,
   created_at: z.iso.datetime(),
   artifacts: z.record(z.string().min(1), z.string().min(1)).refine((a) => "onnx" in a, {
     message: "must include an onnx artifact",

@@ -7,6 +7,8 @@ export * from "./wait.ts";
 export * from "./nats.ts";
 export * from "./postgres.ts";
 export * from "./bars.ts";
+export * from "./embeddings.ts";
+export * from "./random.ts";
 export * from "./postgrest.ts";
 export * from "./timing.ts";
 export * from "./tcp-proxy.ts";
