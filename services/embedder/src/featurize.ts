@@ -15,25 +15,26 @@ const MONDAY_OFFSET_MS = 3 * DAY_MS;
  * symbol, consecutive and oldest to newest; the newest bar is the one the embedding is stamped with. Pure: it
  * sees only the window, so bars after it can never change the result.
  *
- * Notation: n bars; "last h" means the newest min(h, n) bars. A bar's return r is ln(close / previous close), and
- * ln(close / open) for the oldest bar of the window (the bar before it is not part of the window). Logs of ratios
- * are taken as differences of logs and sums are scaled by their largest term, so no intermediate overflows: the
- * output is finite for any bars closedBarSchema accepts, prices from 5e-324 to 1.8e308 included.
+ * Notation: n bars; "the last h" are the newest min(h, n) bars. A bar's reference price is the previous close, or
+ * its own open for the oldest bar of the window (the bar before it is not part of the window); its return is
+ * r = ln(close / reference). Logs of ratios are taken as differences of logs and sums are scaled by their largest
+ * term, so nothing overflows: the output is finite for any bars closedBarSchema accepts, prices from 5e-324 to
+ * 1.8e308 included.
  *
- * | component            | definition                                                      | when undefined     |
- * |----------------------|-----------------------------------------------------------------|--------------------|
- * | ret_h (1,4,20,60,240)| sum of r over the last h = ln(close / close before the last h)   | -                  |
- * | rv_h (20, 240)       | sqrt(mean of r² over the last h): realized volatility per bar   | -                  |
- * | range_h (1, 20, 240) | ln(max high / min low) over the last h                          | -                  |
- * | close_pos_240        | (close − min low) / (max high − min low) over the last 240, 0..1 | 0.5 (no range)     |
- * | vwap_dev_240         | ln(close / vwap), vwap = Σ quote_volume / Σ volume, last 240    | 0 (no volume)      |
- * | volume_z_k (1, 4)    | z-score of the mean log1p(volume) of the last k vs the window   | 0 (all equal)      |
- * | quote_volume_z_k     | the same for quote_volume                                       | 0 (all equal)      |
- * | taker_buy_ratio_h    | Σ taker_buy_volume / Σ volume over the last h (1, 20), 0..1     | 0.5 (no volume)    |
- * | trades_ratio_k (1, 4)| ln((mean trades of the last k + 1) / (mean trades of window + 1)) | -                |
- * | flat_share           | share of the window's bars without trades (flat bars)           | -                  |
- * | time_of_day_sin/cos  | sin/cos(2π · UTC time of day of the newest bar's ts / 24 h)    | -                  |
- * | day_of_week_sin/cos  | sin/cos(2π · time since Monday 00:00 UTC of that ts / 7 days)  | -                  |
+ * | component                 | definition                                                     | if undefined    |
+ * |---------------------------|----------------------------------------------------------------|-----------------|
+ * | ret_h (1,4,20,60,240)     | ln(newest close / reference of the oldest of the last h) = Σ r | -               |
+ * | rv_h (20, 240)            | sqrt(mean of r² over the last h): realized volatility per bar  | -               |
+ * | range_h (1, 20, 240)      | ln(max high / min low) over the last h                         | -               |
+ * | close_pos_240             | (close − min low) / (max high − min low), last 240; 0..1       | 0.5 (no range)  |
+ * | vwap_dev_240              | ln(close / vwap), vwap = Σ quote_volume / Σ volume, last 240   | 0 (no volume)   |
+ * | volume_z_k (1, 4)         | z-score of the mean log1p(volume) of the last k vs the window  | 0 (all equal)   |
+ * | quote_volume_z_k (1, 4)   | the same for quote_volume                                      | 0 (all equal)   |
+ * | taker_buy_ratio_h (1, 20) | Σ taker_buy_volume / Σ volume over the last h; 0..1            | 0.5 (no volume) |
+ * | trades_ratio_k (1, 4)     | ln((mean trades of the last k + 1) / (mean trades + 1))        | -               |
+ * | flat_share                | share of the window's bars without trades (flat bars)          | -               |
+ * | time_of_day_sin/cos       | sin/cos(2π · UTC time of day of the newest ts / 24 h)          | -               |
+ * | day_of_week_sin/cos       | sin/cos(2π · time since Monday 00:00 UTC / 7 days)             | -               |
  *
  * z-scores use the window's population standard deviation, so |z| <= sqrt(n). Values are float32 (what
  * `real[]` stores) and -0 is written as 0, so equal inputs give byte-identical vectors on every backend.

@@ -14,7 +14,7 @@ export interface TestEmbeddingOptions {
 /**
  * `count` embeddings of `symbol` at consecutive bar times from `fromTs`, whose values come from every corner of
  * float32 — random bit patterns, so subnormals, values near the largest float32 and both signs, plus 0 — and are
- * deterministic for a given `seed`, so a test can rebuild its ground truth. A different seed changes every value.
+ * deterministic for a given `seed`, so a test can rebuild its ground truth; another seed gives other values.
  */
 export function testEmbeddings(symbol: string, fromTs: number, count: number, options: TestEmbeddingOptions = {}): EmbeddingRow[] {
   const { seed = 1, dim = EMBEDDING_DIM, featureVersion = FEATURE_VERSION, producer = "test" } = options;
