@@ -7,6 +7,7 @@ export * from "./sse.ts";
 export * from "./api.ts";
 export * from "./ticks.ts";
 export * from "./model.ts";
+export * from "./features.ts";
 export * from "./names.ts";
 export * from "./topology.ts";
 export * from "./sql.ts";

@@ -17,6 +17,9 @@ export const LABEL_HORIZON_MS = 15 * 60_000;
 export const TRAINING_ROWS_FILE = "train.jsonl";
 export const TRAINING_MANIFEST_FILE = "manifest.json";
 
+/** A model version (`version` of latest.json, `model_version` of ml_predictions): safe as a file name. */
+export const modelVersionSchema = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, "must be a file-name-safe version string");
+
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "must be a lower-case hex SHA-256");
 const epochMs = z.number().int("must be an integer epoch-ms time").nonnegative();
 const count = z.number().int().nonnegative();
@@ -57,7 +60,7 @@ export function probabilityViolation(probabilities: ArrayLike<number>): string |
  * sees a half-published model. `artifacts` maps an artifact role ("onnx", …) to its object key.
  */
 export const modelManifestSchema = z.strictObject({
-  version: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, "must be a file-name-safe version string"),
+  version: modelVersionSchema,
   created_at: z.iso.datetime(),
   artifacts: z.record(z.string().min(1), z.string().min(1)).refine((a) => "onnx" in a, {
     message: "must include an onnx artifact",

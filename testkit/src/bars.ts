@@ -1,4 +1,5 @@
 import { BAR_MS, type ClosedBar } from "@gapfill/contracts";
+import { seededWords } from "./random.ts";
 
 /** A fixed, aligned start for test series: 2024-01-01T00:00:00Z. */
 export const TEST_SERIES_START = Date.UTC(2024, 0, 1);
@@ -10,15 +11,8 @@ export const TEST_SERIES_START = Date.UTC(2024, 0, 1);
  */
 export function testBars(symbol: string, fromTs: number, count: number, seed = 1): ClosedBar[] {
   const bars: ClosedBar[] = [];
-  let state = (seed * 2654435761) >>> 0 || 1;
-  const random = () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 2 ** 32;
-  };
+  const word = seededWords(seed);
+  const random = () => word() / 2 ** 32;
   let close = 42_000 + seed * 1.01;
   let aggId = 3_000_000_000 + seed * 10_000_000;
   for (let i = 0; i < count; i++) {

@@ -1,11 +1,12 @@
 /**
- * A loopback stand-in for Supabase's Data API: the subset of PostgREST that @supabase/supabase-js sends for
- * price_15s, built from PostgREST's documentation (pagination_count, preferences, errors, tables_views) and backed
- * by the real local PostgreSQL, one schema per run. PostgREST itself cannot be installed here.
+ * A loopback stand-in for Supabase's Data API: the subset of PostgREST that @supabase/supabase-js sends for the
+ * store's tables, built from PostgREST's documentation (pagination_count, preferences, errors, tables_views) and
+ * backed by the real local PostgreSQL, one schema per run. PostgREST itself cannot be installed here.
  *
- * Served: `GET|HEAD /rest/v1/<table>` with `select`, filters `eq/neq/lt/lte/gt/gte`, `order`, `limit`/`offset`
- * and `Range`/`Range-Unit` headers, answered with `Content-Range` and capped at `maxRows` (Supabase's default
- * `max-rows` is 1,000, applied silently like PostgREST); `Prefer: count=exact`; `POST /rest/v1/<table>` with a
+ * Served: `GET|HEAD /rest/v1/<table>` with `select` (columns, each optionally cast as `column::type`), filters
+ * `eq/neq/lt/lte/gt/gte` (several on one column are and-ed), `order`, `limit`/`offset` and `Range`/`Range-Unit`
+ * headers, answered with `Content-Range` and capped at `maxRows` (Supabase's default `max-rows` is 1,000,
+ * applied silently like PostgREST); `Prefer: count=exact`; `POST /rest/v1/<table>` with a
  * JSON object or array, `columns`, `on_conflict`, `Prefer: resolution=merge-duplicates|ignore-duplicates` and
  * `return=minimal|representation`. Errors are PostgREST's `{code, details, hint, message}` with its status
  * mapping. Roles come from the API key: the anon key may read, the service key may also write.
@@ -110,10 +111,19 @@ export async function startPostgrestDouble(options: PostgrestDoubleOptions): Pro
     return quoteIdent(column);
   }
 
+  /** A column of `select`, optionally cast (`embedding::text`); the response keeps the column's name. */
+  function selectItem(columns: Map<string, string>, table: string, item: string): string {
+    const match = /^([^:]+)(?:::([A-Za-z][A-Za-z0-9_ ]*))?$/.exec(item);
+    if (!match) throw new PostgrestError(400, "PGRST100", `"failed to parse select parameter (${item})" (line 1, column 1)`);
+    const [, column = "", cast] = match;
+    const quoted = checkColumn(columns, table, column);
+    return cast ? `${quoted}::${cast} as ${quoted}` : quoted;
+  }
+
   async function read(req: IncomingMessage, table: string, params: URLSearchParams, head: boolean) {
     const columns = await columnsOf(table);
     const selected = (params.get("select") ?? "*").split(",").map((c) => c.trim());
-    const selectSql = selected.includes("*") ? "*" : selected.map((c) => checkColumn(columns, table, c)).join(", ");
+    const selectSql = selected.includes("*") ? "*" : selected.map((c) => selectItem(columns, table, c)).join(", ");
     const values: string[] = [];
     const where: string[] = [];
     for (const [column, filter] of params) {

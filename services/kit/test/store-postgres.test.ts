@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import type { Sql } from "postgres";
+import { EMBEDDING_DIM } from "@gapfill/contracts";
 import { createLogger } from "../src/log.ts";
 import { openPostgresStore, openStore, storeKindOf } from "../src/store/index.ts";
 import {
@@ -11,11 +12,12 @@ import {
   TEST_SERIES_START,
   testBars,
   testDatabaseAddress,
+  testEmbeddings,
   testDatabaseUrlVia,
   uniqueNamespace,
   waitFor,
 } from "@gapfill/testkit";
-import { describeStoreContract } from "./store.contract.ts";
+import { bitwise, describeStoreContract } from "./store.contract.ts";
 
 const log = createLogger({ service: "store-test", level: "silent" });
 const schemas: string[] = [];
@@ -78,11 +80,72 @@ describe("postgres store", () => {
       const again = await openPostgresStore({ url: TEST_DATABASE_URL, prepare: true, schema, log });
       expect(await again.lastBarTs("BTCUSDT")).toBe(TEST_SERIES_START + 2 * 15_000);
       await again.close();
-      const [{ tables }] = (await admin`
-        select count(*)::int as tables from information_schema.tables where table_schema = ${schema}`) as unknown as [{ tables: number }];
-      expect(tables).toBe(2);
+      const tables = await admin<{ table_name: string }[]>`
+        select table_name from information_schema.tables where table_schema = ${schema} order by table_name`;
+      expect(tables.map((t) => t.table_name)).toEqual(["ai_outputs", "ml_predictions", "price_15s"]);
     } finally {
       await Promise.all(stores.map((store) => store.close()));
+    }
+  });
+
+  it("stores embeddings as real[] and predictions as double precision, keyed by timestamptz", async () => {
+    const schema = freshSchema();
+    const store = await openPostgresStore({ url: TEST_DATABASE_URL, prepare: true, schema, log });
+    try {
+      const columns = await admin<{ table_name: string; column_name: string; udt_name: string; column_default: string | null }[]>`
+        select table_name, column_name, udt_name, column_default from information_schema.columns
+        where table_schema = ${schema} and table_name in ('ai_outputs', 'ml_predictions') order by table_name, ordinal_position`;
+      expect(columns.map((c) => [c.table_name, c.column_name, c.udt_name])).toEqual([
+        ["ai_outputs", "symbol", "text"],
+        ["ai_outputs", "ts", "timestamptz"],
+        ["ai_outputs", "embedding", "_float4"],
+        ["ai_outputs", "feature_version", "text"],
+        ["ai_outputs", "producer", "text"],
+        ["ai_outputs", "created_at", "timestamptz"],
+        ["ml_predictions", "symbol", "text"],
+        ["ml_predictions", "ts", "timestamptz"],
+        ["ml_predictions", "model_version", "text"],
+        ["ml_predictions", "prob_up", "float8"],
+        ["ml_predictions", "created_at", "timestamptz"],
+      ]);
+      const [embedding] = testEmbeddings("BTCUSDT", TEST_SERIES_START, 1);
+      await store.upsertEmbeddings([embedding!]);
+      const [row] = await admin.unsafe(
+        `select ts = '2024-01-01T00:00:00Z'::timestamptz as exact, array_length(embedding, 1) as dim, embedding[1]::float8 as first from ${schema}.ai_outputs`,
+      );
+      expect(row).toEqual({ exact: true, dim: EMBEDDING_DIM, first: embedding!.embedding[0] });
+      const indexes = await admin<{ indexdef: string }[]>`select indexdef from pg_indexes where schemaname = ${schema} and indexname = 'ai_outputs_ts_symbol'`;
+      expect(indexes.map((i) => i.indexdef)).toEqual([expect.stringMatching(/\(ts, symbol\)$/)]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("upgrades ai_outputs tables of earlier versions in place, keeping their rows", async () => {
+    const original = freshSchema();
+    const previous = freshSchema();
+    // The original system's table (symbol, ts, embedding) and the one this repository created before feature_version.
+    await admin.unsafe(`
+      create schema ${original};
+      create table ${original}.ai_outputs (symbol text not null, ts timestamptz not null, embedding real[] not null, primary key (symbol, ts));
+      insert into ${original}.ai_outputs values ('BTCUSDT', '2024-01-01T00:00:00Z', '{0.5,-1}');
+      create schema ${previous};
+      create table ${previous}.ai_outputs (symbol text not null, ts timestamptz not null, embedding real[] not null,
+        producer text not null default 'builtin', created_at timestamptz not null default now(), primary key (symbol, ts));
+      insert into ${previous}.ai_outputs (symbol, ts, embedding, producer) values ('BTCUSDT', '2024-01-01T00:00:00Z', '{0.5,-1}', 'mine');`);
+    for (const [schema, producer] of [[original, "external"], [previous, "mine"]] as const) {
+      const store = await openPostgresStore({ url: TEST_DATABASE_URL, prepare: true, schema, log });
+      try {
+        expect(bitwise(await store.newestEmbeddings("BTCUSDT", { limit: 10 }))).toEqual([
+          { symbol: "BTCUSDT", ts: TEST_SERIES_START, embedding: "0000003f000080bf", feature_version: "unversioned", producer },
+        ]);
+        // An external producer that names neither column is recorded as such.
+        await admin.unsafe(`insert into ${schema}.ai_outputs (symbol, ts, embedding) values ('ETHUSDT', '2024-01-01T00:00:00Z', '{1}')`);
+        const [row] = await store.newestEmbeddings("ETHUSDT", { limit: 1 });
+        expect([row!.feature_version, row!.producer]).toEqual(["unversioned", "external"]);
+      } finally {
+        await store.close();
+      }
     }
   });
 

@@ -1,4 +1,6 @@
+import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BAR_MS, SQL_MIGRATIONS, SUPABASE_SETUP_SQL } from "@gapfill/contracts";
 import type { Sql } from "postgres";
 import { createLogger } from "../src/log.ts";
 import { supabaseKeyRole } from "@gapfill/contracts";
@@ -12,10 +14,11 @@ import {
   TEST_SUPABASE_ANON_KEY,
   TEST_SUPABASE_SERVICE_KEY,
   testBars,
+  testEmbeddings,
   uniqueNamespace,
   type PostgrestDouble,
 } from "@gapfill/testkit";
-import { describeStoreContract } from "./store.contract.ts";
+import { bitwise, byTsThenSymbol, collectAll, describeStoreContract } from "./store.contract.ts";
 
 const log = createLogger({ service: "store-test", level: "silent" });
 const schemas: string[] = [];
@@ -109,6 +112,60 @@ describe("supabase store", () => {
     }
   });
 
+  it("reads embeddings as text from capped requests: newest first across them, and exports of at most 1,000 rows a request", async () => {
+    const api = await freshDataApi(1000);
+    const store = await openSupabaseStore({ url: api.url, key: TEST_SUPABASE_SERVICE_KEY, log });
+    try {
+      const symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"];
+      const rows = symbols.flatMap((symbol, i) => testEmbeddings(symbol, TEST_SERIES_START, 1_000, { seed: i + 1 }));
+      await store.upsertEmbeddings(rows);
+      api.requests.length = 0;
+      const newest = await store.newestEmbeddings("ETHUSDT", { limit: 2_000 });
+      expect(bitwise(newest)).toEqual(bitwise(rows.slice(1_000, 2_000).reverse()));
+      expect(api.requests.map((r) => r.rows)).toEqual([1000, 0]);
+      expect(new URL(api.requests[0]!.url, api.url).searchParams.get("select")).toBe("symbol,ts,embedding::text,feature_version,producer");
+
+      api.requests.length = 0;
+      const exported = await collectAll(store.exportEmbeddings({ fromTs: TEST_SERIES_START - BAR_MS, toTs: TEST_SERIES_START + 999 * BAR_MS }));
+      expect(bitwise(exported)).toEqual(bitwise(byTsThenSymbol(rows)));
+      // Three symbols a ts: each full page ends inside a ts, whose other rows one more request fetches.
+      expect(api.requests.map((r) => r.rows)).toEqual([1000, 2, 1000, 2, 996]);
+      const second = new URL(api.requests[1]!.url, api.url).searchParams;
+      expect([second.getAll("ts"), second.get("symbol")]).toEqual([[`eq.${new Date(TEST_SERIES_START + 333 * BAR_MS).toISOString()}`], "gt.BTCUSDT"]);
+    } finally {
+      await store.close();
+      await api.close();
+    }
+  });
+
+  it("exports whole through a server capping responses below the page size it is asked for", async () => {
+    const api = await freshDataApi(300);
+    const store = await openSupabaseStore({ url: api.url, key: TEST_SUPABASE_SERVICE_KEY, log });
+    try {
+      const rows = ["BTCUSDT", "ETHUSDT"].flatMap((symbol, i) => testEmbeddings(symbol, TEST_SERIES_START, 450, { seed: i + 1 }));
+      await store.upsertEmbeddings(rows);
+      const range = { fromTs: TEST_SERIES_START - BAR_MS, toTs: TEST_SERIES_START + 449 * BAR_MS };
+      expect(bitwise(await collectAll(store.exportEmbeddings(range)))).toEqual(bitwise(byTsThenSymbol(rows)));
+      expect(bitwise(await collectAll(store.exportEmbeddings({ ...range, symbol: "ETHUSDT" })))).toEqual(bitwise(rows.slice(450)));
+      expect(api.requests.filter((r) => r.method === "GET").every((r) => r.rows <= 300)).toBe(true);
+    } finally {
+      await store.close();
+      await api.close();
+    }
+  });
+
+  it("names the SQL file that creates a missing table", async () => {
+    const api = await freshDataApi();
+    const store = await openSupabaseStore({ url: api.url, key: TEST_SUPABASE_SERVICE_KEY, log });
+    try {
+      await admin.unsafe(`drop table ${JSON.stringify(schemas.at(-1))}.ml_predictions`);
+      await expect(store.newestPrediction("BTCUSDT")).rejects.toThrow(/ml_predictions.*PGRST205.*contracts\/sql\/003_ml_predictions\.sql/);
+    } finally {
+      await store.close();
+      await api.close();
+    }
+  });
+
   it("reports a failed write with the Data API's error, and an anon key cannot write", async () => {
     const api = await freshDataApi();
     const store = await openSupabaseStore({ url: api.url, key: TEST_SUPABASE_ANON_KEY, log });
@@ -132,6 +189,40 @@ describe("supabase store", () => {
     } finally {
       await api.close();
     }
+  });
+});
+
+describe("Supabase setup SQL", () => {
+  it("lets the anon role read price_15s and ml_predictions but not ai_outputs, and nobody but the owner write", async () => {
+    const schema = uniqueNamespace();
+    const files = await Promise.all([...SQL_MIGRATIONS, ...SUPABASE_SETUP_SQL].map((file) => readFile(file.url, "utf8")));
+    // Roles and grants as a Supabase project has them, all inside a transaction that is rolled back.
+    const outcome = await admin
+      .begin(async (tx) => {
+        await tx.unsafe(`
+          do $$ begin
+            if not exists (select from pg_roles where rolname = 'anon') then create role anon nologin; end if;
+            if not exists (select from pg_roles where rolname = 'authenticated') then create role authenticated nologin; end if;
+          end $$;
+          create schema ${schema};
+          set local search_path = ${schema};`);
+        for (const file of files) await tx.unsafe(file).simple();
+        await tx.unsafe(`
+          grant usage on schema ${schema} to anon;
+          grant select, insert on all tables in schema ${schema} to anon;
+          insert into price_15s (symbol, ts, open, high, low, close, volume, quote_volume, trades) values ('BTCUSDT', now(), 1, 1, 1, 1, 0, 0, 0);
+          insert into ai_outputs (symbol, ts, embedding) values ('BTCUSDT', now(), '{1}');
+          insert into ml_predictions (symbol, ts, model_version, prob_up) values ('BTCUSDT', now(), 'v1', 0.5);
+          set local role anon;`);
+        const count = async (table: string) => ((await tx.unsafe(`select count(*)::int as n from ${table}`)) as unknown as [{ n: number }])[0].n;
+        const visible = { price_15s: await count("price_15s"), ai_outputs: await count("ai_outputs"), ml_predictions: await count("ml_predictions") };
+        const write = await tx
+          .unsafe(`insert into ml_predictions (symbol, ts, model_version, prob_up) values ('ETHUSDT', now(), 'v1', 0.5)`)
+          .then(() => "written", (error: Error) => error.message);
+        throw Object.assign(new Error("rollback"), { visible, write });
+      })
+      .catch((error: Error & { visible?: unknown; write?: string }) => error);
+    expect(outcome).toMatchObject({ visible: { price_15s: 1, ai_outputs: 0, ml_predictions: 1 }, write: expect.stringMatching(/row-level security/) });
   });
 });
 

@@ -3,12 +3,21 @@
  * Each case works on its own symbol, so cases share one store and one table without seeing each other's rows.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BAR_MS, closedBarSchema, type ClosedBar } from "@gapfill/contracts";
-import { MAX_PAGE_LIMIT, StoreInputError, type BarStore } from "../src/store/index.ts";
-import { TEST_SERIES_START, testBars } from "@gapfill/testkit";
+import { BAR_MS, closedBarSchema, EMBEDDING_DIM, FEATURE_VERSION, type ClosedBar } from "@gapfill/contracts";
+import {
+  MAX_EMBEDDING_DIM,
+  MAX_PAGE_LIMIT,
+  StoreInputError,
+  type BarStore,
+  type EmbeddingInput,
+  type EmbeddingRow,
+  type PredictionRow,
+  type Store,
+} from "../src/store/index.ts";
+import { TEST_SERIES_START, testBars, testEmbeddings } from "@gapfill/testkit";
 
 export interface StoreUnderTest {
-  store: BarStore;
+  store: Store;
   /** Releases what the run created (schema, files, servers). */
   teardown(): Promise<void>;
 }
@@ -16,6 +25,20 @@ export interface StoreUnderTest {
 const newestFirst = (bars: readonly ClosedBar[]) => [...bars].sort((a, b) => b.ts - a.ts);
 const tsOf = (bars: readonly ClosedBar[]) => bars.map((bar) => bar.ts);
 const at = (i: number) => TEST_SERIES_START + i * BAR_MS;
+
+/** Rows with their embedding as the hex of its bytes, so equality is bit for bit. */
+export const bitwise = (rows: readonly EmbeddingRow[]) =>
+  rows.map((row) => ({ ...row, embedding: Buffer.from(row.embedding.buffer, row.embedding.byteOffset, row.embedding.byteLength).toString("hex") }));
+const byTsDescending = (rows: readonly EmbeddingRow[]) => [...rows].sort((a, b) => b.ts - a.ts);
+/** Export order: ts, then symbol. */
+export const byTsThenSymbol = (rows: readonly EmbeddingRow[]) =>
+  [...rows].sort((a, b) => a.ts - b.ts || (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : 0));
+
+export async function collectAll<T>(rows: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const row of rows) all.push(row);
+  return all;
+}
 
 /** Every page of a symbol, newest first, following the keyset cursor like the gateway does. */
 async function allPages(store: BarStore, symbol: string, limit: number, bounds: { fromTs?: number; toTs?: number } = {}) {
@@ -34,7 +57,7 @@ async function allPages(store: BarStore, symbol: string, limit: number, bounds: 
 export function describeStoreContract(name: string, open: () => Promise<StoreUnderTest>): void {
   describe(`${name} store contract`, () => {
     let subject: StoreUnderTest;
-    let store: BarStore;
+    let store: Store;
 
     beforeAll(async () => {
       subject = await open();
@@ -175,6 +198,198 @@ export function describeStoreContract(name: string, open: () => Promise<StoreUnd
       expect(await store.lastBarTs("GOODSYM")).toBeNull();
       // The store is still healthy afterwards.
       await store.ping();
+    });
+
+    describe("embeddings (ai_outputs)", () => {
+      it("has none in an empty table: no last ts, no rows, an empty export", async () => {
+        expect(await store.lastEmbeddingTs("EMPTYEMB")).toBeNull();
+        expect(await store.newestEmbeddings("EMPTYEMB", { limit: 10 })).toEqual([]);
+        expect(await collectAll(store.exportEmbeddings({ fromTs: 0, toTs: at(100), symbol: "EMPTYEMB" }))).toEqual([]);
+        await store.upsertEmbeddings([]);
+        expect(await store.lastEmbeddingTs("EMPTYEMB")).toBeNull();
+      });
+
+      it("gives back float32 embeddings bit for bit: subnormals, extremes, numbers given as float32-exact arrays", async () => {
+        const random = testEmbeddings("EXACTEMB", at(0), 40, { seed: 5 });
+        const corners = [0, 1, -1, Math.fround(0.1), Math.fround(1 / 3), 3.4028234663852886e38, -3.4028234663852886e38,
+          1.1754943508222875e-38, 1.401298464324817e-45, -1.401298464324817e-45, 16777216, Math.fround(1e-30), Math.fround(Math.PI)];
+        const edge: EmbeddingRow = {
+          symbol: "EXACTEMB", ts: at(40), feature_version: FEATURE_VERSION, producer: "builtin",
+          embedding: Float32Array.from({ length: EMBEDDING_DIM }, (_, k) => corners[k] ?? Math.fround(-k / 7)),
+        };
+        const asNumbers: EmbeddingInput = { ...edge, ts: at(41), embedding: Array.from(edge.embedding) };
+        // -0 is stored as 0, on every backend.
+        const negativeZero: EmbeddingInput = { ...edge, ts: at(42), embedding: Array.from(edge.embedding, (v, k) => (k === 0 ? -0 : v)) };
+        await store.upsertEmbeddings([...random, edge, asNumbers, negativeZero]);
+        const expected = [...random, edge, { ...edge, ts: at(41) }, { ...edge, ts: at(42) }];
+        const newest = await store.newestEmbeddings("EXACTEMB", { limit: 100 });
+        expect(bitwise(newest)).toEqual(bitwise(byTsDescending(expected)));
+        for (const row of newest) expect(row.embedding).toBeInstanceOf(Float32Array);
+        const exported = await collectAll(store.exportEmbeddings({ fromTs: at(0) - 1, toTs: at(42), symbol: "EXACTEMB" }));
+        expect(bitwise(exported)).toEqual(bitwise(expected));
+        expect(await store.lastEmbeddingTs("EXACTEMB")).toBe(at(42));
+      });
+
+      it("keeps one row per (symbol, ts): the later row wins, in one batch and across batches; a replay changes nothing", async () => {
+        const first = testEmbeddings("UPEMB", at(0), 6, { seed: 1 });
+        const second = testEmbeddings("UPEMB", at(0), 6, { seed: 2, producer: "other" });
+        await store.upsertEmbeddings(first);
+        await store.upsertEmbeddings(second.slice(0, 3));
+        const stored = () => store.newestEmbeddings("UPEMB", { limit: 100 }).then(bitwise);
+        expect(await stored()).toEqual(bitwise(byTsDescending([...second.slice(0, 3), ...first.slice(3)])));
+        await store.upsertEmbeddings([first[4]!, second[4]!, second[4]!, first[5]!]);
+        const relayout: EmbeddingRow = { ...first[0]!, feature_version: "ext.v2", producer: "external", embedding: Float32Array.of(1, 2, 3) };
+        await store.upsertEmbeddings([relayout]);
+        const expected = bitwise(byTsDescending([relayout, ...second.slice(1, 3), first[3]!, second[4]!, first[5]!]));
+        expect(await stored()).toEqual(expected);
+        await store.upsertEmbeddings(await store.newestEmbeddings("UPEMB", { limit: 100 }));
+        expect(await stored()).toEqual(expected);
+      });
+
+      it("serves the newest first, after an exclusive ts, at most limit, of one feature_version when asked", async () => {
+        const builtin = testEmbeddings("NEWEMB", at(0), 10);
+        const external = testEmbeddings("NEWEMB", at(10), 3, { seed: 3, dim: 4, featureVersion: "ext.v1", producer: "external" });
+        await store.upsertEmbeddings([...builtin, ...external]);
+        const newest = (query: { limit: number; after?: number; featureVersion?: string }) =>
+          store.newestEmbeddings("NEWEMB", query).then((rows) => rows.map((row) => row.ts));
+        expect(await newest({ limit: 4 })).toEqual([at(12), at(11), at(10), at(9)]);
+        expect(await newest({ limit: 100, after: at(7) })).toEqual([at(12), at(11), at(10), at(9), at(8)]);
+        expect(await newest({ limit: 2, after: at(7) })).toEqual([at(12), at(11)]);
+        expect(await newest({ limit: 100, after: at(7) + 1 })).toHaveLength(5);
+        expect(await newest({ limit: 100, after: at(12) })).toEqual([]);
+        expect(await newest({ limit: 100, featureVersion: FEATURE_VERSION })).toEqual(builtin.map((row) => row.ts).reverse());
+        expect(bitwise(await store.newestEmbeddings("NEWEMB", { limit: 100, after: at(10), featureVersion: "ext.v1" }))).toEqual(
+          bitwise(byTsDescending(external.slice(1))),
+        );
+        expect(await store.lastEmbeddingTs("NEWEMB")).toBe(at(12));
+        for (const limit of [0, -1, 1.5, MAX_PAGE_LIMIT + 1]) {
+          await expect(store.newestEmbeddings("NEWEMB", { limit })).rejects.toThrow(/limit: expected an integer/);
+        }
+        await expect(store.newestEmbeddings("NEWEMB", { limit: 1, after: -15_000 })).rejects.toThrow(/after: expected epoch milliseconds/);
+        await expect(store.newestEmbeddings("NEWEMB", { limit: 1, featureVersion: "no spaces" })).rejects.toThrow(StoreInputError);
+        await expect(store.newestEmbeddings("new/emb", { limit: 1 })).rejects.toThrow(StoreInputError);
+      });
+
+      it("exports (fromTs, toTs] in (ts, symbol) order across symbols past 1,000 rows, or one symbol's, lazily", async () => {
+        // Far from every other case's times, so this range holds only these rows.
+        const base = at(1_000_000);
+        const rows = [
+          ...testEmbeddings("EXPA", base, 700, { seed: 11 }),
+          ...testEmbeddings("EXPB", base, 700, { seed: 12 }),
+          ...testEmbeddings("EXPC", base, 700, { seed: 13 }),
+          ...testEmbeddings("EXPD", base + 200 * BAR_MS, 50, { seed: 14, dim: 3, featureVersion: "ext.v1", producer: "external" }),
+        ];
+        await store.upsertEmbeddings(rows);
+        const range = { fromTs: base + 100 * BAR_MS, toTs: base + 650 * BAR_MS };
+        const inRange = byTsThenSymbol(rows.filter((row) => row.ts > range.fromTs && row.ts <= range.toTs));
+        expect(inRange).toHaveLength(3 * 550 + 50);
+        expect(bitwise(await collectAll(store.exportEmbeddings(range)))).toEqual(bitwise(inRange));
+        // Small pages end inside a ts shared by four symbols; the cursor goes on from the exact (ts, symbol).
+        expect(bitwise(await collectAll(store.exportEmbeddings({ ...range, pageSize: 7 })))).toEqual(bitwise(inRange));
+        expect(bitwise(await collectAll(store.exportEmbeddings({ ...range, symbol: "EXPB", pageSize: 100 })))).toEqual(
+          bitwise(inRange.filter((row) => row.symbol === "EXPB")),
+        );
+        expect(bitwise(await collectAll(store.exportEmbeddings({ ...range, featureVersion: FEATURE_VERSION })))).toEqual(
+          bitwise(inRange.filter((row) => row.feature_version === FEATURE_VERSION)),
+        );
+        expect(await collectAll(store.exportEmbeddings({ fromTs: range.toTs, toTs: range.toTs }))).toEqual([]);
+        // A consumer may stop early; the iterator is not read further.
+        const firstFive: EmbeddingRow[] = [];
+        for await (const row of store.exportEmbeddings(range)) if (firstFive.push(row) === 5) break;
+        expect(bitwise(firstFive)).toEqual(bitwise(inRange.slice(0, 5)));
+        // A bad query fails at the call, before any iteration.
+        expect(() => store.exportEmbeddings({ fromTs: range.toTs, toTs: range.fromTs })).toThrow(/fromTs <= toTs/);
+        expect(() => store.exportEmbeddings({ ...range, pageSize: 0 })).toThrow(/pageSize: expected an integer/);
+        expect(() => store.exportEmbeddings({ ...range, symbol: "exp a" })).toThrow(StoreInputError);
+      });
+
+      it("refuses a bad embedding row before any I/O and writes nothing from its batch", async () => {
+        const good = testEmbeddings("GOODEMB", at(0), 3);
+        const [row] = testEmbeddings("GOODEMB", at(3), 1);
+        const values = Array.from(row!.embedding);
+        const bad: [EmbeddingInput, RegExp][] = [
+          [{ ...row!, symbol: "GOOD/EMB" }, /must be 2-20 upper-case letters or digits/],
+          [{ ...row!, ts: at(3) + 1 }, /multiple of 15000/],
+          [{ ...row!, embedding: new Float32Array(0) }, /expected 1 to 4096 values, got 0/],
+          [{ ...row!, feature_version: "ext.big", embedding: new Float32Array(MAX_EMBEDDING_DIM + 1) }, /got 4097/],
+          [{ ...row!, embedding: values.map((v, k) => (k === 2 ? Number.NaN : v)) }, /value 2 must be a finite float32 number, got NaN/],
+          [{ ...row!, embedding: Float32Array.from(values, (v, k) => (k === 3 ? Infinity : v)) }, /value 3 .* got Infinity/],
+          [{ ...row!, embedding: values.map((v, k) => (k === 4 ? 0.1 : v)) }, /value 4 must be a finite float32 number, got 0.1/],
+          [{ ...row!, embedding: values.map((v, k) => (k === 5 ? ("1" as unknown as number) : v)) }, /value 5/],
+          [{ ...row!, embedding: values.slice(1) }, /expected 25 values for feature_version bars15s\.v1, got 24/],
+          [{ ...row!, feature_version: "" }, /feature_version .*expected 1-64 letters/],
+          [{ ...row!, feature_version: "has space" }, /feature_version/],
+          [{ ...row!, producer: "p".repeat(65) }, /producer .*expected 1-64 letters/],
+        ];
+        for (const [input, message] of bad) {
+          await expect(store.upsertEmbeddings([...good, input])).rejects.toThrow(StoreInputError);
+          await expect(store.upsertEmbeddings([...good, input])).rejects.toThrow(message);
+        }
+        // One feature_version, two lengths in one batch.
+        const mixed = [
+          { ...row!, feature_version: "ext.v1", embedding: Float32Array.of(1, 2, 3) },
+          { ...row!, ts: at(4), feature_version: "ext.v1", embedding: Float32Array.of(1, 2, 3, 4) },
+        ];
+        await expect(store.upsertEmbeddings([...good, ...mixed])).rejects.toThrow(/expected 3 values for feature_version ext\.v1, got 4/);
+        expect(await store.lastEmbeddingTs("GOODEMB")).toBeNull();
+        await store.ping();
+      });
+    });
+
+    describe("predictions (ml_predictions)", () => {
+      const prediction = (i: number, model_version: string, prob_up: number): PredictionRow => ({ symbol: "PRED", ts: at(i), model_version, prob_up });
+
+      it("keeps one row per (symbol, ts, model_version); the newest is by ts, then the greatest version", async () => {
+        expect(await store.newestPrediction("PRED")).toBeNull();
+        await store.upsertPredictions([
+          prediction(0, "v1", 0.5), prediction(1, "v1", 0.25), prediction(2, "v1", 1 / 3),
+          prediction(1, "v2", 0.75), prediction(2, "v2", 0), prediction(2, "v2", 1),
+        ]);
+        expect(await store.newestPrediction("PRED")).toEqual(prediction(2, "v2", 1));
+        expect(await store.newestPrediction("PRED", "v1")).toEqual(prediction(2, "v1", 1 / 3));
+        expect(await store.newestPrediction("PRED", "v3")).toBeNull();
+        await store.upsertPredictions([prediction(2, "v1", 0.9), prediction(3, "v1", 0.1 + 0.2)]);
+        expect(await store.newestPrediction("PRED")).toEqual(prediction(3, "v1", 0.1 + 0.2));
+        expect(await store.newestPrediction("PRED", "v2")).toEqual(prediction(2, "v2", 1));
+        // A replay changes nothing.
+        await store.upsertPredictions([prediction(3, "v1", 0.1 + 0.2)]);
+        expect(await store.newestPrediction("PRED", "v1")).toEqual(prediction(3, "v1", 0.1 + 0.2));
+        // "Greatest" is byte order on every backend: lower-case after upper-case, "10" before "2".
+        await store.upsertPredictions([prediction(4, "v10", 0.4), prediction(4, "V2", 0.2), prediction(4, "v1.9", 0.3)]);
+        expect(await store.newestPrediction("PRED")).toEqual(prediction(4, "v10", 0.4));
+      });
+
+      it("lists one model version's predictions oldest first after an exclusive ts, at most limit, every double exact", async () => {
+        const awkward = [5e-324, 1 - 2 ** -53, 0.1 + 0.2, 1e-300, 0.5, 2 / 3];
+        const rows = awkward.map((p, i) => ({ symbol: "PREDSINCE", ts: at(i), model_version: "20261126T050000Z", prob_up: p }));
+        await store.upsertPredictions([...rows, { ...rows[0]!, model_version: "other" }]);
+        const since = (after: number, limit = 100) => store.predictionsSince("PREDSINCE", { modelVersion: "20261126T050000Z", after, limit });
+        expect(await since(at(0) - 1)).toEqual(rows);
+        expect(await since(at(0))).toEqual(rows.slice(1));
+        expect(await since(at(1), 2)).toEqual(rows.slice(2, 4));
+        expect(await since(at(5))).toEqual([]);
+        await expect(store.predictionsSince("PREDSINCE", { modelVersion: "../x", after: 0, limit: 1 })).rejects.toThrow(StoreInputError);
+        await expect(store.predictionsSince("PREDSINCE", { modelVersion: "v1", after: 0, limit: 0 })).rejects.toThrow(/limit/);
+      });
+
+      it("refuses a bad prediction row before any I/O and writes nothing from its batch", async () => {
+        const good = [0, 1, 2].map((i) => ({ ...prediction(i, "v1", 0.5), symbol: "GOODPRED" }));
+        const bad: [PredictionRow, RegExp][] = [
+          [{ ...good[0]!, prob_up: 1.5 }, /prob_up .*expected a number from 0 to 1, got 1.5/],
+          [{ ...good[0]!, prob_up: -0.1 }, /got -0.1/],
+          [{ ...good[0]!, prob_up: Number.NaN }, /got NaN/],
+          [{ ...good[0]!, prob_up: "0.5" as unknown as number }, /prob_up/],
+          [{ ...good[0]!, model_version: "../x" }, /model_version .*file-name-safe/],
+          [{ ...good[0]!, ts: at(0) + 1 }, /multiple of 15000/],
+          [{ ...good[0]!, symbol: "good pred" }, /must be 2-20 upper-case letters or digits/],
+        ];
+        for (const [input, message] of bad) {
+          await expect(store.upsertPredictions([...good, input])).rejects.toThrow(StoreInputError);
+          await expect(store.upsertPredictions([...good, input])).rejects.toThrow(message);
+        }
+        expect(await store.newestPrediction("GOODPRED")).toBeNull();
+        await expect(store.newestPrediction("GOODPRED", "../x")).rejects.toThrow(StoreInputError);
+      });
     });
   });
 }

@@ -4,13 +4,26 @@ import { embeddedDbFile, openEmbeddedStore } from "./embedded.ts";
 import { StoreConfigError } from "./errors.ts";
 import { openPostgresStore } from "./postgres.ts";
 import { openSupabaseStore } from "./supabase.ts";
-import type { BarStore, StoreKind } from "./types.ts";
+import type { Store, StoreKind } from "./types.ts";
 import { resolveDataDir } from "../data-dir.ts";
 
-export type { BarPageQuery, BarStore, StoreKind } from "./types.ts";
+export type {
+  BarPageQuery,
+  BarStore,
+  EmbeddingExportQuery,
+  EmbeddingInput,
+  EmbeddingRow,
+  EmbeddingStore,
+  NewestEmbeddingsQuery,
+  PredictionRow,
+  PredictionsSinceQuery,
+  PredictionStore,
+  Store,
+  StoreKind,
+} from "./types.ts";
 export { StoreConfigError, StoreInputError } from "./errors.ts";
 export { deleteEmbeddedStore, EMBEDDED_DB_FILE, embeddedDbFile, openEmbeddedStore, type EmbeddedStoreOptions } from "./embedded.ts";
-export { MAX_PAGE_LIMIT } from "./input.ts";
+export { DEFAULT_EXPORT_PAGE_SIZE, MAX_EMBEDDING_DIM, MAX_PAGE_LIMIT } from "./input.ts";
 export { openPostgresStore, type PostgresStoreOptions } from "./postgres.ts";
 export { openSupabaseStore, SupabaseRequestError, type SupabaseStoreOptions } from "./supabase.ts";
 
@@ -43,8 +56,8 @@ export function supabaseKeyFor(config: StoreConfig, access: StoreAccess): { key:
   return { key: config.SUPABASE_ANON_KEY!, variable: "SUPABASE_ANON_KEY" };
 }
 
-/** Opens the bar store the configuration selects (SPEC §8) and logs which one, never a key or password. */
-export async function openStore(config: StoreConfig, options: OpenStoreOptions): Promise<BarStore> {
+/** Opens the store the configuration selects and logs which one, never a key or password. */
+export async function openStore(config: StoreConfig, options: OpenStoreOptions): Promise<Store> {
   const kind = storeKindOf(config);
   switch (kind) {
     case "postgres": {

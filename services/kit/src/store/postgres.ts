@@ -2,9 +2,29 @@ import postgres, { type PendingQuery, type Row, type Sql } from "postgres";
 import type { ClosedBar } from "@gapfill/contracts";
 import type { Logger } from "../log.ts";
 import { barsOfRows, PAGE_COLUMNS_AFTER_TS, type BarRow } from "./rows.ts";
-import { checkPageQuery, checkSymbol, latestBarPerKey } from "./input.ts";
+import {
+  checkEmbeddings,
+  checkExportQuery,
+  checkNewestEmbeddingsQuery,
+  checkOptionalModelVersion,
+  checkPageQuery,
+  checkPredictions,
+  checkPredictionsSinceQuery,
+  checkSymbol,
+  latestBarPerKey,
+} from "./input.ts";
+import { keysetPages } from "./keyset.ts";
 import { applyMigrations } from "./migrations.ts";
-import type { BarPageQuery, BarStore } from "./types.ts";
+import type {
+  BarPageQuery,
+  EmbeddingExportQuery,
+  EmbeddingInput,
+  EmbeddingRow,
+  NewestEmbeddingsQuery,
+  PredictionRow,
+  PredictionsSinceQuery,
+  Store,
+} from "./types.ts";
 import { withTimeout } from "../timeout.ts";
 
 export interface PostgresStoreOptions {
@@ -35,6 +55,27 @@ const NUMBER_TYPES = {
  */
 const PAGE_COLUMNS = `(extract(epoch from ts) * 1000)::int8 as ts, ${PAGE_COLUMNS_AFTER_TS}`;
 
+/**
+ * Embedding rows as selected: real[] is read as float8[] (exact: every float32 is a double), so the values come
+ * back bit for bit whatever the text form of a real would have rounded to.
+ */
+const EMBEDDING_COLUMNS = "symbol, (extract(epoch from ts) * 1000)::int8 as ts, embedding::float8[] as embedding, feature_version, producer";
+type EmbeddingSqlRow = [string, number, number[], string, string];
+const embeddingOfRow = ([symbol, ts, values, feature_version, producer]: EmbeddingSqlRow): EmbeddingRow => ({
+  symbol,
+  ts,
+  embedding: Float32Array.from(values),
+  feature_version,
+  producer,
+});
+
+const PREDICTION_COLUMNS = "symbol, (extract(epoch from ts) * 1000)::int8 as ts, model_version, prob_up";
+type PredictionSqlRow = [string, number, string, number];
+const predictionOfRow = ([symbol, ts, model_version, prob_up]: PredictionSqlRow): PredictionRow => ({ symbol, ts, model_version, prob_up });
+
+/** A JS number as a timestamptz: epoch ms to a Postgres expression over an int8 parameter. */
+const EPOCH_MS = "'epoch'::timestamptz + interval '1 millisecond' *";
+
 /** An operation that neither settled nor failed in this long is taken as a dead connection. */
 const DEFAULT_QUERY_TIMEOUT_MS = 30_000;
 
@@ -47,7 +88,7 @@ function isCleanSqlError(error: unknown): boolean {
 }
 
 /** Direct Postgres (`DATABASE_URL`), also a Supabase direct or pooled connection string. */
-export async function openPostgresStore(options: PostgresStoreOptions): Promise<BarStore> {
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const connect = () =>
     postgres(options.url, {
       prepare: options.prepare,
@@ -63,15 +104,15 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
   const sql = connect();
   try {
     const applied = await withTimeout(applyMigrations(sql, options.schema), options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, "applying the schema");
-    options.log.debug({ applied }, "price_15s schema applied");
+    options.log.debug({ applied }, "store schema applied");
   } catch (error) {
     void sql.end({ timeout: 0 }).catch(() => {});
     throw error;
   }
-  return new PostgresBarStore(sql, connect, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, options.log);
+  return new PostgresStore(sql, connect, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, options.log);
 }
 
-class PostgresBarStore implements BarStore {
+class PostgresStore implements Store {
   readonly kind = "postgres" as const;
 
   constructor(
@@ -149,6 +190,92 @@ class PostgresBarStore implements BarStore {
           p.last_agg_id)
         is distinct from (excluded.open, excluded.high, excluded.low, excluded.close, excluded.volume,
           excluded.quote_volume, excluded.trades, excluded.taker_buy_volume, excluded.first_agg_id, excluded.last_agg_id)`);
+  }
+
+  async upsertEmbeddings(input: readonly EmbeddingInput[]): Promise<void> {
+    const rows = checkEmbeddings(input);
+    if (rows.length === 0) return;
+    // Each embedding travels as the text of a real[]: String() of a float32 value is a decimal that rounds back
+    // to exactly that float32.
+    const literals = rows.map((row) => `{${Array.from(row.embedding, String).join(",")}}`);
+    await this.run("embedding upsert", (sql) => sql`
+      insert into ai_outputs as a (symbol, ts, embedding, feature_version, producer)
+      select symbol, ${sql.unsafe(EPOCH_MS)} ts_ms, embedding::real[], feature_version, producer
+      from unnest(${rows.map((r) => r.symbol)}::text[], ${rows.map((r) => r.ts)}::int8[], ${literals}::text[],
+        ${rows.map((r) => r.feature_version)}::text[], ${rows.map((r) => r.producer)}::text[])
+        as e(symbol, ts_ms, embedding, feature_version, producer)
+      on conflict (symbol, ts) do update set
+        embedding = excluded.embedding, feature_version = excluded.feature_version, producer = excluded.producer
+      where (a.embedding, a.feature_version, a.producer) is distinct from (excluded.embedding, excluded.feature_version, excluded.producer)`);
+  }
+
+  async lastEmbeddingTs(symbol: string): Promise<number | null> {
+    checkSymbol(symbol);
+    const [row] = await this.run("last embedding", (sql) => sql<{ ts: number }[]>`
+      select (extract(epoch from ts) * 1000)::int8 as ts from ai_outputs where symbol = ${symbol} order by ai_outputs.ts desc limit 1`);
+    return row ? row.ts : null;
+  }
+
+  async newestEmbeddings(symbol: string, query: NewestEmbeddingsQuery): Promise<EmbeddingRow[]> {
+    checkSymbol(symbol);
+    const { after, featureVersion, limit } = checkNewestEmbeddingsQuery(query);
+    const rows = await this.run("newest embeddings", (sql) => {
+      let where: PendingQuery<Row[]> = sql`symbol = ${symbol}`;
+      if (after !== undefined) where = sql`${where} and ts > ${new Date(after)}`;
+      if (featureVersion !== undefined) where = sql`${where} and feature_version = ${featureVersion}`;
+      return sql`select ${sql.unsafe(EMBEDDING_COLUMNS)} from ai_outputs where ${where} order by ai_outputs.ts desc limit ${limit}`.values();
+    });
+    return (rows as unknown as EmbeddingSqlRow[]).map(embeddingOfRow);
+  }
+
+  exportEmbeddings(query: EmbeddingExportQuery): AsyncIterable<EmbeddingRow> {
+    const { fromTs, toTs, symbol, featureVersion, pageSize } = checkExportQuery(query);
+    const readPage = (after: EmbeddingRow | undefined) =>
+      this.run("embedding export", (sql) => {
+        let where: PendingQuery<Row[]> = sql`ts <= ${new Date(toTs)}`;
+        if (symbol !== undefined) where = sql`${where} and symbol = ${symbol} and ts > ${new Date(after?.ts ?? fromTs)}`;
+        else if (after === undefined) where = sql`${where} and ts > ${new Date(fromTs)}`;
+        // A row comparison walks the (ts, symbol) index from the cursor on.
+        else where = sql`${where} and (ts, symbol) > (${new Date(after.ts)}, ${after.symbol})`;
+        if (featureVersion !== undefined) where = sql`${where} and feature_version = ${featureVersion}`;
+        return sql`select ${sql.unsafe(EMBEDDING_COLUMNS)} from ai_outputs where ${where}
+          order by ai_outputs.ts, ai_outputs.symbol limit ${pageSize}`.values();
+      }).then((rows) => (rows as unknown as EmbeddingSqlRow[]).map(embeddingOfRow));
+    return keysetPages(readPage, pageSize);
+  }
+
+  async upsertPredictions(input: readonly PredictionRow[]): Promise<void> {
+    const rows = checkPredictions(input);
+    if (rows.length === 0) return;
+    await this.run("prediction upsert", (sql) => sql`
+      insert into ml_predictions as p (symbol, ts, model_version, prob_up)
+      select symbol, ${sql.unsafe(EPOCH_MS)} ts_ms, model_version, prob_up
+      from unnest(${rows.map((r) => r.symbol)}::text[], ${rows.map((r) => r.ts)}::int8[],
+        ${rows.map((r) => r.model_version)}::text[], ${rows.map((r) => r.prob_up)}::float8[])
+        as e(symbol, ts_ms, model_version, prob_up)
+      on conflict (symbol, ts, model_version) do update set prob_up = excluded.prob_up
+      where p.prob_up is distinct from excluded.prob_up`);
+  }
+
+  async newestPrediction(symbol: string, modelVersion?: string): Promise<PredictionRow | null> {
+    checkSymbol(symbol);
+    checkOptionalModelVersion(modelVersion);
+    const [row] = await this.run("newest prediction", (sql) => {
+      const where = modelVersion === undefined ? sql`symbol = ${symbol}` : sql`symbol = ${symbol} and model_version = ${modelVersion}`;
+      return sql`select ${sql.unsafe(PREDICTION_COLUMNS)} from ml_predictions where ${where}
+        order by ml_predictions.ts desc, model_version desc limit 1`.values();
+    });
+    return row ? predictionOfRow(row as unknown as PredictionSqlRow) : null;
+  }
+
+  async predictionsSince(symbol: string, query: PredictionsSinceQuery): Promise<PredictionRow[]> {
+    checkSymbol(symbol);
+    const { modelVersion, after, limit } = checkPredictionsSinceQuery(query);
+    const rows = await this.run("predictions since", (sql) => sql`
+      select ${sql.unsafe(PREDICTION_COLUMNS)} from ml_predictions
+      where symbol = ${symbol} and model_version = ${modelVersion} and ts > ${new Date(after)}
+      order by ml_predictions.ts limit ${limit}`.values());
+    return (rows as unknown as PredictionSqlRow[]).map(predictionOfRow);
   }
 
   async ping(): Promise<void> {

@@ -1,9 +1,29 @@
 import { createClient, type PostgrestError, type SupabaseClient } from "@supabase/supabase-js";
 import WebSocket from "ws";
-import { PRICE_COLUMNS, PRICE_TABLE, type ClosedBar } from "@gapfill/contracts";
+import { AI_OUTPUTS_TABLE, ML_PREDICTIONS_TABLE, PRICE_COLUMNS, PRICE_TABLE, SQL_MIGRATIONS, type ClosedBar } from "@gapfill/contracts";
 import type { Logger } from "../log.ts";
-import { checkPageQuery, checkSymbol, latestBarPerKey } from "./input.ts";
-import type { BarPageQuery, BarStore } from "./types.ts";
+import { float32sOfPgArray } from "./float32.ts";
+import {
+  checkEmbeddings,
+  checkExportQuery,
+  checkNewestEmbeddingsQuery,
+  checkOptionalModelVersion,
+  checkPageQuery,
+  checkPredictions,
+  checkPredictionsSinceQuery,
+  checkSymbol,
+  latestBarPerKey,
+} from "./input.ts";
+import type {
+  BarPageQuery,
+  EmbeddingExportQuery,
+  EmbeddingInput,
+  EmbeddingRow,
+  NewestEmbeddingsQuery,
+  PredictionRow,
+  PredictionsSinceQuery,
+  Store,
+} from "./types.ts";
 
 export interface SupabaseStoreOptions {
   url: string;
@@ -16,11 +36,33 @@ export interface SupabaseStoreOptions {
 type PriceRow = Omit<ClosedBar, "ts"> & { ts: string };
 
 const SELECT = PRICE_COLUMNS.join(",");
+
+/**
+ * An ai_outputs row as the Data API returns it. The embedding is asked for as text (`embedding::text`): as JSON a
+ * real arrives as a double, and rounding that to float32 again can miss by one step (see parseFloat32).
+ */
+type EmbeddingJsonRow = Omit<EmbeddingRow, "ts" | "embedding"> & { ts: string; embedding: string };
+const EMBEDDING_SELECT = "symbol,ts,embedding::text,feature_version,producer";
+const embeddingOfRow = (row: EmbeddingJsonRow): EmbeddingRow => ({
+  ...row,
+  ts: Date.parse(row.ts),
+  embedding: float32sOfPgArray(row.embedding),
+});
+
+type PredictionJsonRow = Omit<PredictionRow, "ts"> & { ts: string };
+const PREDICTION_SELECT = "symbol,ts,model_version,prob_up";
+const predictionOfRow = (row: PredictionJsonRow): PredictionRow => ({ ...row, ts: Date.parse(row.ts) });
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
 /**
  * Rows per upsert request: postgrest-js builds its `columns` list in time quadratic in the rows (4,000 rows cost
  * 3 s of CPU, measured), and the recorder's default batch is 1,000 bars.
  */
 const UPSERT_CHUNK = 1000;
+
+/** Most rows an export asks for in one request: Supabase's default response cap. */
+const EXPORT_REQUEST_ROWS = 1000;
 
 export class SupabaseRequestError extends Error {
   override name = "SupabaseRequestError";
@@ -29,17 +71,27 @@ export class SupabaseRequestError extends Error {
   }
 }
 
+/** The error of a failed request; a missing table is named with the SQL file that creates it. */
+function requestError(operation: string, table: string, error: PostgrestError): SupabaseRequestError {
+  const missing = error.code === "42P01" || error.code === "PGRST205";
+  const migration = SQL_MIGRATIONS.find((m) => m.name.endsWith(`_${table}`));
+  return new SupabaseRequestError(
+    operation,
+    missing && migration ? { ...error, hint: `create it with contracts/sql/${migration.name}.sql in the Supabase SQL editor` } : error,
+  );
+}
+
 /** Longest a single Data API request may take. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
-const toRow = (bar: ClosedBar): PriceRow => ({ ...bar, ts: new Date(bar.ts).toISOString() });
+const toRow = (bar: ClosedBar): PriceRow => ({ ...bar, ts: iso(bar.ts) });
 const fromRow = (row: PriceRow): ClosedBar => ({ ...row, ts: Date.parse(row.ts) });
 
 /**
  * Supabase through its Data API (PostgREST) with @supabase/supabase-js. Checks at open that the table answers, so
  * a wrong URL, key or a missing table is a clear error at start rather than at the first request.
  */
-export async function openSupabaseStore(options: SupabaseStoreOptions): Promise<BarStore> {
+export async function openSupabaseStore(options: SupabaseStoreOptions): Promise<Store> {
   const client = createClient(options.url, options.key, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
     // A black-holed Data API must fail a request, not hold it (and the recorder's batch) forever.
@@ -47,25 +99,19 @@ export async function openSupabaseStore(options: SupabaseStoreOptions): Promise<
     // Never used (no realtime subscriptions), but Node 20 has no WebSocket global for the client to find.
     realtime: { transport: WebSocket as never },
   });
-  const store = new SupabaseBarStore(client, options.log);
+  const store = new SupabaseStore(client, options.log);
   const { error } = await client.from(PRICE_TABLE).select("ts").limit(1);
-  if (error) {
-    const missing = error.code === "42P01" || error.code === "PGRST205";
-    throw new SupabaseRequestError(
-      "check of price_15s",
-      missing ? { ...error, hint: "create it with contracts/sql/001_price_15s.sql in the Supabase SQL editor" } : error,
-    );
-  }
+  if (error) throw requestError("check of price_15s", PRICE_TABLE, error);
   return store;
 }
 
-class SupabaseBarStore implements BarStore {
+class SupabaseStore implements Store {
   readonly kind = "supabase" as const;
   /**
-   * The largest response seen that was shorter than asked for: the server's row cap (`max-rows`, 1,000 by default)
-   * or at most that. A response shorter than this is the end of the data; one as long may have been cut.
+   * The most rows any response has carried. The server's row cap (`max-rows`, 1,000 by default) is at least this,
+   * so a response shorter than both this and what was asked for is the end of the data; one as long may be cut.
    */
-  private responseCap: number | undefined;
+  private largestResponse = 0;
 
   constructor(
     private readonly client: SupabaseClient,
@@ -80,34 +126,54 @@ class SupabaseBarStore implements BarStore {
       .eq("symbol", symbol)
       .order("ts", { ascending: false })
       .limit(1);
-    if (error) throw new SupabaseRequestError("last bar", error);
+    if (error) throw requestError("last bar", PRICE_TABLE, error);
     const [row] = data as { ts: string }[];
     return row ? Date.parse(row.ts) : null;
+  }
+
+  /**
+   * Whether a response ends the data: an empty one does, a full one does not, and a shorter one does when an
+   * earlier response was longer (so the server did not cut this one). Otherwise it may be the server's cap: ask on.
+   */
+  private endOfData(received: number, wanted: number): boolean {
+    const largest = this.largestResponse;
+    this.largestResponse = Math.max(largest, received);
+    if (received === 0) return true;
+    if (received >= wanted) return false;
+    if (received < largest) return true;
+    this.log.debug({ rows: received, wanted }, "Supabase response shorter than asked but as long as any before: paging on");
+    return false;
+  }
+
+  /**
+   * Up to `limit` rows across as many requests as the server's row cap needs, never silently short: `read` asks
+   * for `wanted` more rows after the last one received (undefined at first).
+   */
+  private async collect<R>(limit: number, read: (wanted: number, last: R | undefined) => Promise<R[]>): Promise<R[]> {
+    const rows: R[] = [];
+    while (rows.length < limit) {
+      const wanted = limit - rows.length;
+      const page = await read(wanted, rows[rows.length - 1]);
+      for (const row of page) rows.push(row);
+      if (this.endOfData(page.length, wanted)) break;
+    }
+    return rows;
   }
 
   /** Follows the keyset cursor across as many requests as the server's row cap needs: never silently short. */
   async pageNewestFirst(symbol: string, query: BarPageQuery): Promise<ClosedBar[]> {
     checkSymbol(symbol);
     const { fromTs, toTs, limit } = checkPageQuery(query);
-    const bars: ClosedBar[] = [];
-    let before = query.before;
-    while (bars.length < limit) {
-      const wanted = limit - bars.length;
+    return this.collect(limit, async (wanted, last: ClosedBar | undefined) => {
+      const before = last?.ts ?? query.before;
       let request = this.client.from(PRICE_TABLE).select(SELECT).eq("symbol", symbol);
-      if (before !== undefined) request = request.lt("ts", new Date(before).toISOString());
-      if (fromTs !== undefined) request = request.gte("ts", new Date(fromTs).toISOString());
-      if (toTs !== undefined) request = request.lte("ts", new Date(toTs).toISOString());
+      if (before !== undefined) request = request.lt("ts", iso(before));
+      if (fromTs !== undefined) request = request.gte("ts", iso(fromTs));
+      if (toTs !== undefined) request = request.lte("ts", iso(toTs));
       const { data, error } = await request.order("ts", { ascending: false }).limit(wanted);
-      if (error) throw new SupabaseRequestError("page", error);
-      const rows = data as unknown as PriceRow[];
-      for (const row of rows) bars.push(fromRow(row));
-      if (rows.length === 0 || rows.length >= wanted) break;
-      if (this.responseCap !== undefined && rows.length < this.responseCap) break;
-      if (this.responseCap === undefined) this.log.debug({ rows: rows.length, wanted }, "Supabase response shorter than asked: paging on");
-      this.responseCap = Math.max(this.responseCap ?? 0, rows.length);
-      before = bars[bars.length - 1]!.ts;
-    }
-    return bars;
+      if (error) throw requestError("page", PRICE_TABLE, error);
+      return (data as unknown as PriceRow[]).map(fromRow);
+    });
   }
 
   /**
@@ -116,17 +182,121 @@ class SupabaseBarStore implements BarStore {
    * a failure part-way ends with the same table.
    */
   async upsertBars(bars: readonly ClosedBar[]): Promise<void> {
-    const rows = latestBarPerKey(bars).map(toRow);
+    await this.upsertInChunks("upsert", PRICE_TABLE, "symbol,ts", latestBarPerKey(bars).map(toRow));
+  }
+
+  private async upsertInChunks(operation: string, table: string, onConflict: string, rows: readonly object[]): Promise<void> {
     for (let start = 0; start < rows.length; start += UPSERT_CHUNK) {
-      const chunk = rows.slice(start, start + UPSERT_CHUNK);
-      const { error } = await this.client.from(PRICE_TABLE).upsert(chunk, { onConflict: "symbol,ts" });
-      if (error) throw new SupabaseRequestError("upsert", error);
+      const { error } = await this.client.from(table).upsert(rows.slice(start, start + UPSERT_CHUNK), { onConflict });
+      if (error) throw requestError(operation, table, error);
     }
+  }
+
+  /** Chunked like upsertBars. Values go as JSON numbers: each is the double equal to the float32, read back exactly. */
+  async upsertEmbeddings(input: readonly EmbeddingInput[]): Promise<void> {
+    const rows = checkEmbeddings(input).map((row) => ({ ...row, ts: iso(row.ts), embedding: Array.from(row.embedding) }));
+    await this.upsertInChunks("embedding upsert", AI_OUTPUTS_TABLE, "symbol,ts", rows);
+  }
+
+  async lastEmbeddingTs(symbol: string): Promise<number | null> {
+    checkSymbol(symbol);
+    const { data, error } = await this.client.from(AI_OUTPUTS_TABLE).select("ts").eq("symbol", symbol).order("ts", { ascending: false }).limit(1);
+    if (error) throw requestError("last embedding", AI_OUTPUTS_TABLE, error);
+    const [row] = data as { ts: string }[];
+    return row ? Date.parse(row.ts) : null;
+  }
+
+  async newestEmbeddings(symbol: string, query: NewestEmbeddingsQuery): Promise<EmbeddingRow[]> {
+    checkSymbol(symbol);
+    const { after, featureVersion, limit } = checkNewestEmbeddingsQuery(query);
+    return this.collect(limit, async (wanted, last: EmbeddingRow | undefined) => {
+      let request = this.client.from(AI_OUTPUTS_TABLE).select(EMBEDDING_SELECT).eq("symbol", symbol);
+      if (last !== undefined) request = request.lt("ts", iso(last.ts));
+      if (after !== undefined) request = request.gt("ts", iso(after));
+      if (featureVersion !== undefined) request = request.eq("feature_version", featureVersion);
+      const { data, error } = await request.order("ts", { ascending: false }).limit(wanted);
+      if (error) throw requestError("newest embeddings", AI_OUTPUTS_TABLE, error);
+      return (data as unknown as EmbeddingJsonRow[]).map(embeddingOfRow);
+    });
+  }
+
+  exportEmbeddings(query: EmbeddingExportQuery): AsyncIterable<EmbeddingRow> {
+    const checked = checkExportQuery(query);
+    return this.exportPages({ ...checked, pageSize: Math.min(checked.pageSize, EXPORT_REQUEST_ROWS) });
+  }
+
+  /**
+   * Pages of (ts, symbol) order with only and-ed filters: rows after a ts, then, when a full page ended inside a
+   * ts (several symbols share it), the rest of that ts by symbol before moving past it.
+   */
+  private async *exportPages(query: ReturnType<typeof checkExportQuery>): AsyncGenerator<EmbeddingRow> {
+    const { toTs, symbol, featureVersion, pageSize } = query;
+    // After a ts, up to toTs; or, with a symbol, the rest of that ts after the symbol.
+    const read = async (cursor: { ts: number; symbol?: string }) => {
+      let request = this.client.from(AI_OUTPUTS_TABLE).select(EMBEDDING_SELECT);
+      if (cursor.symbol === undefined) request = request.gt("ts", iso(cursor.ts)).lte("ts", iso(toTs));
+      else request = request.eq("ts", iso(cursor.ts)).gt("symbol", cursor.symbol);
+      if (symbol !== undefined) request = request.eq("symbol", symbol);
+      if (featureVersion !== undefined) request = request.eq("feature_version", featureVersion);
+      const { data, error } = await request.order("ts").order("symbol").limit(pageSize);
+      if (error) throw requestError("embedding export", AI_OUTPUTS_TABLE, error);
+      return (data as unknown as EmbeddingJsonRow[]).map(embeddingOfRow);
+    };
+    let afterTs = query.fromTs;
+    for (;;) {
+      const page = await read({ ts: afterTs });
+      yield* page;
+      if (this.endOfData(page.length, pageSize)) return;
+      const last = page[page.length - 1]!;
+      if (symbol === undefined) {
+        for (let afterSymbol = last.symbol; ; ) {
+          const rest = await read({ ts: last.ts, symbol: afterSymbol });
+          yield* rest;
+          if (this.endOfData(rest.length, pageSize)) break;
+          afterSymbol = rest[rest.length - 1]!.symbol;
+        }
+      }
+      afterTs = last.ts;
+    }
+  }
+
+  /** Chunked like upsertBars. */
+  async upsertPredictions(input: readonly PredictionRow[]): Promise<void> {
+    const rows = checkPredictions(input).map((row) => ({ ...row, ts: iso(row.ts) }));
+    await this.upsertInChunks("prediction upsert", ML_PREDICTIONS_TABLE, "symbol,ts,model_version", rows);
+  }
+
+  async newestPrediction(symbol: string, modelVersion?: string): Promise<PredictionRow | null> {
+    checkSymbol(symbol);
+    checkOptionalModelVersion(modelVersion);
+    let request = this.client.from(ML_PREDICTIONS_TABLE).select(PREDICTION_SELECT).eq("symbol", symbol);
+    if (modelVersion !== undefined) request = request.eq("model_version", modelVersion);
+    const { data, error } = await request.order("ts", { ascending: false }).order("model_version", { ascending: false }).limit(1);
+    if (error) throw requestError("newest prediction", ML_PREDICTIONS_TABLE, error);
+    const [row] = data as unknown as PredictionJsonRow[];
+    return row ? predictionOfRow(row) : null;
+  }
+
+  async predictionsSince(symbol: string, query: PredictionsSinceQuery): Promise<PredictionRow[]> {
+    checkSymbol(symbol);
+    const { modelVersion, after, limit } = checkPredictionsSinceQuery(query);
+    return this.collect(limit, async (wanted, last: PredictionRow | undefined) => {
+      const { data, error } = await this.client
+        .from(ML_PREDICTIONS_TABLE)
+        .select(PREDICTION_SELECT)
+        .eq("symbol", symbol)
+        .eq("model_version", modelVersion)
+        .gt("ts", iso(last?.ts ?? after))
+        .order("ts")
+        .limit(wanted);
+      if (error) throw requestError("predictions since", ML_PREDICTIONS_TABLE, error);
+      return (data as unknown as PredictionJsonRow[]).map(predictionOfRow);
+    });
   }
 
   async ping(): Promise<void> {
     const { error } = await this.client.from(PRICE_TABLE).select("ts").limit(1);
-    if (error) throw new SupabaseRequestError("ping", error);
+    if (error) throw requestError("ping", PRICE_TABLE, error);
   }
 
   async close(): Promise<void> {

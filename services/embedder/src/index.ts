@@ -1,0 +1,1 @@
+export { embeddingAt, featurize, FeatureWindowError } from "./featurize.ts";
