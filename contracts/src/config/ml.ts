@@ -1,11 +1,8 @@
 import { z } from "zod";
 import { commonEnv, jetstreamEnv } from "./common.ts";
 import { envInt } from "./env.ts";
+import { objectStoreEnv } from "./objects.ts";
 import { storeEnv } from "./store.ts";
-
-const bucketEnv = {
-  LANDING_BUCKET: z.string().trim().min(3).default("ybigta-mlops-landing-zone-324037321745"),
-};
 
 export const schedulerConfigSchema = z.object({
   ...commonEnv,
@@ -19,7 +16,7 @@ export const mlRunnerConfigSchema = z.object({
   ...commonEnv,
   ...jetstreamEnv,
   ...storeEnv,
-  ...bucketEnv,
+  ...objectStoreEnv,
   TRAIN_PREFIX: z.string().trim().min(1).default("train"),
   MODEL_PREFIX: z.string().trim().min(1).default("model"),
   /** When unset, training runs locally instead of on SageMaker. */
@@ -33,7 +30,7 @@ export const mlInferConfigSchema = z.object({
   ...commonEnv,
   ...jetstreamEnv,
   ...storeEnv,
-  ...bucketEnv,
+  ...objectStoreEnv,
   MODEL_JSON: z.string().trim().min(1).default("model/latest.json"),
 });
 export type MlInferConfig = z.infer<typeof mlInferConfigSchema>;
