@@ -10,3 +10,4 @@ export * from "./backoff.ts";
 export * from "./bar-messages.ts";
 export * from "./timeout.ts";
 export * from "./data-dir.ts";
+export * from "./objects/index.ts";
