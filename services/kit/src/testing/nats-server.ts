@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "./ports.ts";
+import { acceptsConnections, freePort } from "./ports.ts";
 import { waitFor } from "./wait.ts";
 
 /** The nats-server binary a test may start for itself (to kill or restart it). */
@@ -19,14 +18,6 @@ export interface PrivateNatsServer {
   dispose(): Promise<void>;
 }
 
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = tcpConnect({ host: "127.0.0.1", port });
-    socket.once("connect", () => (socket.destroy(), resolve(true)));
-    socket.once("error", () => resolve(false));
-  });
-}
-
 /** A JetStream nats-server of the test's own, on a free port with its own store directory. */
 export async function startPrivateNatsServer(): Promise<PrivateNatsServer> {
   const port = await freePort();
@@ -38,7 +29,7 @@ export async function startPrivateNatsServer(): Promise<PrivateNatsServer> {
     await waitFor(
       async () => {
         if (proc.exitCode !== null) throw new Error(`nats-server exited with status ${proc.exitCode}`);
-        return accepts(port);
+        return acceptsConnections(port);
       },
       { what: `nats-server on port ${port}`, timeoutMs: 15_000 },
     );
