@@ -18,3 +18,5 @@ export * from "./stream-bars.ts";
 export * from "./log.ts";
 export * from "./nats-server.ts";
 export * from "./ports.ts";
+export * from "./s3.ts";
+export * from "./bytes.ts";

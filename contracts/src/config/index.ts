@@ -1,6 +1,7 @@
 export * from "./env.ts";
 export * from "./common.ts";
 export * from "./store.ts";
+export * from "./objects.ts";
 export * from "./ingestor.ts";
 export * from "./recorder.ts";
 export * from "./gateway.ts";

@@ -1,11 +1,8 @@
 import { z } from "zod";
 import { commonEnv } from "./common.ts";
 import { envInt } from "./env.ts";
+import { objectStoreEnv } from "./objects.ts";
 import { storeEnv } from "./store.ts";
-
-const bucketEnv = {
-  LANDING_BUCKET: z.string().trim().min(3).default("ybigta-mlops-landing-zone-324037321745"),
-};
 
 export const schedulerConfigSchema = z.object({
   ...commonEnv,
@@ -17,7 +14,7 @@ export type SchedulerConfig = z.infer<typeof schedulerConfigSchema>;
 export const mlRunnerConfigSchema = z.object({
   ...commonEnv,
   ...storeEnv,
-  ...bucketEnv,
+  ...objectStoreEnv,
   TRAIN_PREFIX: z.string().trim().min(1).default("train"),
   MODEL_PREFIX: z.string().trim().min(1).default("model"),
   /** When unset, training runs locally instead of on SageMaker. */
@@ -30,7 +27,7 @@ export type MlRunnerConfig = z.infer<typeof mlRunnerConfigSchema>;
 export const mlInferConfigSchema = z.object({
   ...commonEnv,
   ...storeEnv,
-  ...bucketEnv,
+  ...objectStoreEnv,
   MODEL_JSON: z.string().trim().min(1).default("model/latest.json"),
 });
 export type MlInferConfig = z.infer<typeof mlInferConfigSchema>;

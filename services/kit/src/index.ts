@@ -14,3 +14,4 @@ export * from "./data-dir.ts";
 export * from "./wait.ts";
 export * from "./digest.ts";
 export * from "./ml/index.ts";
+export * from "./objects/index.ts";

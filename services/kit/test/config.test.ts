@@ -3,6 +3,7 @@ import {
   gatewayConfigSchema,
   ingestorConfigSchema,
   mlRunnerConfigSchema,
+  objectStoreConfigSchema,
   provisionConfigSchema,
   recorderConfigSchema,
   schedulerConfigSchema,
@@ -49,7 +50,14 @@ describe("config loading", () => {
       MODEL_PREFIX: "model",
       SM_TRAIN_INSTANCE: "ml.g4dn.xlarge",
       SM_FRAMEWORK_VERSION: "2.2",
+      OBJECT_STORE: "auto",
+      AWS_REGION: "us-east-1",
+      DATA_DIR: ".data",
     });
+    const objects = loadConfig(objectStoreConfigSchema, "ml-infer", {});
+    expect(objects).toMatchObject({ OBJECT_STORE: "auto", LANDING_BUCKET: "ybigta-mlops-landing-zone-324037321745", AWS_REGION: "us-east-1" });
+    expect(objects.S3_ENDPOINT).toBeUndefined();
+    expect(objects.OBJECT_STORE_DIR).toBeUndefined();
   });
 
   it("parses lists, numbers and URLs; an empty value keeps the default", () => {
@@ -89,6 +97,10 @@ describe("config loading", () => {
     ["BINANCE_WS_URL", "https://stream.binance.com", ingestorConfigSchema, /expected an absolute ws\/wss URL/],
     ["INGEST_BACKFILL_HOURS", "-1", ingestorConfigSchema, /expected a number from 0/],
     ["SAGEMAKER_ROLE_ARN", "role", mlRunnerConfigSchema, /expected an IAM role ARN/],
+    ["OBJECT_STORE", "minio", objectStoreConfigSchema, /expected auto, s3 or local \(got "minio"\)/],
+    ["LANDING_BUCKET", "My_Bucket", mlRunnerConfigSchema, /expected an S3 bucket name/],
+    ["AWS_REGION", "virginia", objectStoreConfigSchema, /expected an AWS region like us-east-1/],
+    ["S3_ENDPOINT", "127.0.0.1:9000", objectStoreConfigSchema, /expected an absolute http\/https URL/],
   ] as const)("%s=%j is refused with a message naming it", (variable, value, schema, message) => {
     const problems = problemsOf(() => loadConfig(schema, "svc", { [variable]: value }));
     expect(problems).toHaveLength(1);
