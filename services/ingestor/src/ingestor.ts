@@ -102,7 +102,12 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
     }
   });
 
+  // One cancellation idiom: aborting `intake` stops taking data (REST, WebSocket, feeds) — on stop() or on a failure;
+  // aborting `publishing` afterwards gives up the bars still queued for JetStream.
+  const intake = new AbortController();
+  const publishing = new AbortController();
   const rest = new BinanceRest({
+    signal: intake.signal,
     baseUrl: config.BINANCE_REST_URL,
     log: log.child({ component: "rest" }),
     clock: hostClock,
@@ -122,7 +127,6 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
   };
   const feeds = new Map<string, SymbolFeed>();
   const resumeFrom = new Map<SymbolFeed, StoredBar | null>();
-  let stopping = false;
   let failWith!: (error: unknown) => void;
   let endCleanly!: () => void;
   const done = new Promise<void>((resolve, reject) => {
@@ -133,13 +137,14 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
   done.catch(() => undefined);
   let hasFailed = false;
   const fatal = (error: unknown) => {
-    if (hasFailed || (stopping && error instanceof RestStoppedError)) return;
+    if (hasFailed || (intake.signal.aborted && error instanceof RestStoppedError)) return;
     hasFailed = true;
-    for (const feed of feeds.values()) feed.stop();
+    intake.abort(error);
     failWith(error);
   };
   let malformedFrames = 0;
   const socket = new TradeSocket({
+    signal: intake.signal,
     baseUrl: config.BINANCE_WS_URL,
     symbols: config.BINANCE_SYMBOL,
     log: log.child({ component: "ws" }),
@@ -181,6 +186,7 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
           deps.onBarPublished?.(bar, ack);
         },
         onConflict: () => metrics.publishConflicts.inc({ symbol }),
+        signal: publishing.signal,
       },
       last,
     );
@@ -196,6 +202,7 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
       socketDownForMs: () => socket.downForMs(),
       publishForming: (bar) => nc.publish(names.subjects.live(symbol), JSON.stringify(bar)),
       onFatal: fatal,
+      signal: intake.signal,
     });
     feeds.set(symbol, feed);
     resumeFrom.set(feed, last);
@@ -220,7 +227,7 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
     log.info(await rest.learnWeightLimit(config.BINANCE_SYMBOL).catch(explainUnknownSymbol), "REST weight budget");
     // Then the clock, before any bar boundary is worked out.
     await checkClock();
-    if (stopping) return;
+    if (intake.signal.aborted) return;
     clockChecks = setInterval(() => checkClock().catch(fatal), CLOCK_CHECK_EVERY_MS);
     // The socket opens before the backfill, so live trades are held (by id) while history is being built.
     socket.start();
@@ -243,15 +250,13 @@ export async function startIngestor(deps: IngestorDeps): Promise<RunningIngestor
     lastPublishedTs: (symbol) => publishers.get(symbol)?.lastPublishedTs ?? null,
     stop: () =>
       (stopped ??= (async () => {
-        stopping = true;
         clearInterval(ticker);
         if (clockChecks) clearInterval(clockChecks);
-        for (const feed of feeds.values()) feed.stop();
-        rest.stop();
-        await socket.stop();
+        intake.abort(new Error("stopping"));
+        await socket.closed;
         // Bars already closed are worth a few seconds; a NATS outage must not hold the shutdown.
         await Promise.race([Promise.all([...publishers.values()].map((p) => p.drained())), sleep(5000, undefined, { ref: false })]);
-        for (const publisher of publishers.values()) publisher.stop();
+        publishing.abort(new Error("stopping"));
         await ready.catch(() => undefined);
         endCleanly();
         log.info("ingestor stopped");

@@ -42,6 +42,8 @@ export interface BarPublisherDeps {
   onPublished?: (bar: ClosedBar, ack: PubAck) => void;
   /** Called when the stream refused a bar because another writer had moved the subject on. */
   onConflict?: () => void;
+  /** Aborting it stops publishing: queued bars are given up, a retry pause ends at once. */
+  signal: AbortSignal;
 }
 
 export class BarPublisher {
@@ -49,7 +51,6 @@ export class BarPublisher {
   private lastSeq: number;
   private lastTs: number | null;
   private pumping: Promise<void> | null = null;
-  private readonly stopping = new AbortController();
   private readonly subject: string;
 
   constructor(
@@ -79,17 +80,13 @@ export class BarPublisher {
     while (this.pumping) await this.pumping;
   }
 
-  stop(): void {
-    this.stopping.abort();
-  }
-
   private get stopped(): boolean {
-    return this.stopping.signal.aborted;
+    return this.deps.signal.aborted;
   }
 
   /** Waits before a retry; resolves early when the publisher stops. */
   private async pause(ms: number): Promise<void> {
-    await sleep(ms, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+    await sleep(ms, undefined, { signal: this.deps.signal }).catch(() => undefined);
   }
 
   private async pump(): Promise<void> {

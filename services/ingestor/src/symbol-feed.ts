@@ -51,6 +51,8 @@ export interface SymbolFeedDeps {
   publishForming: (bar: FormingBar) => void;
   /** A live catch-up met an error REST does not retry (a refused request, an answer we cannot read): the feed cannot go on. */
   onFatal: (error: unknown) => void;
+  /** Aborted when the ingestor stops or fails: the feed takes no more data and its waits end. */
+  signal: AbortSignal;
 }
 
 type FeedState = "starting" | "backfilling" | "live" | "stopped";
@@ -78,7 +80,6 @@ export class SymbolFeed {
   private lastPollAt = 0;
   private lastFormingAt = 0;
   private lastFormingRevision = -1;
-  private readonly stopping = new AbortController();
   private readonly log: Logger;
   private readonly wsTrades;
   private readonly restTrades;
@@ -91,6 +92,11 @@ export class SymbolFeed {
     this.restTrades = deps.metrics.tradesIn.labels(deps.symbol, "rest");
     this.duplicates = deps.metrics.tradesDuplicate.labels(deps.symbol);
     this.futureTrades = deps.metrics.tradesFuture.labels(deps.symbol);
+    deps.signal.addEventListener("abort", () => this.stopTakingData(), { once: true });
+  }
+
+  private get stopped(): boolean {
+    return this.deps.signal.aborted;
   }
 
   /**
@@ -110,12 +116,12 @@ export class SymbolFeed {
       clock,
       log: this.log,
       settleMs: timing.klineSettleMs,
-      isStopped: () => this.stopping.signal.aborted,
+      isStopped: () => this.stopped,
     };
     try {
       const seamTs = await backfillFromKlines(backfillDeps, aggregator, (bars) => this.deps.publisher.enqueue(bars));
       const seam = await findSeamTrades(backfillDeps, seamTs);
-      if (this.stopping.signal.aborted) return;
+      if (this.stopped) return;
       this.sequencer.anchorAt(seam.firstId);
       this.restTrades.inc(seam.trades.length);
       for (const trade of seam.trades) this.offer(trade);
@@ -125,7 +131,7 @@ export class SymbolFeed {
       this.log.info({ seam: new Date(seamTs).toISOString(), firstId: seam.firstId }, "backfill done; following the live stream");
       this.requestCatchUp("join");
     } catch (error) {
-      if (error instanceof RestStoppedError && this.stopping.signal.aborted) return;
+      if (error instanceof RestStoppedError && this.stopped) return;
       throw error;
     }
   }
@@ -133,7 +139,7 @@ export class SymbolFeed {
   /** A trade from the WebSocket. */
   onSocketTrade(trade: Trade): void {
     this.wsTrades.inc();
-    if (this.state === "stopped") return;
+    if (this.stopped) return;
     if (this.offer(trade) !== "new" || this.state !== "live") return;
     this.fold(this.sequencer.drain());
     if (this.sequencer.hole()) this.scheduleHoleRepair();
@@ -165,9 +171,9 @@ export class SymbolFeed {
     }
   }
 
-  stop(): void {
+  /** The ingestor's signal was aborted (a stop, or a failure elsewhere): take no more data. */
+  private stopTakingData(): void {
     this.state = "stopped";
-    this.stopping.abort();
     if (this.holeTimer) clearTimeout(this.holeTimer);
   }
 
@@ -275,7 +281,7 @@ export class SymbolFeed {
           );
         }
         const waitMs = backoffDelayMs(++restBehind, { initialMs: 100, maxMs: REST_BEHIND_MAX_WAIT_MS });
-        await sleep(waitMs, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+        await sleep(waitMs, undefined, { signal: this.deps.signal }).catch(() => undefined);
         continue;
       }
       this.aggregator!.closeThrough(askedAt - timing.graceMs);

@@ -46,7 +46,7 @@ async function setup(options: { duplicateWindowMs?: number } = {}) {
   const jsm = await jetstreamManager(nc);
   const publisher = async (onConflict?: () => void) =>
     new BarPublisher(
-      { js: jetstream(nc!), jsm, names, symbol: SYMBOL, log: testLogger("publish"), onConflict },
+      { js: jetstream(nc!), jsm, names, symbol: SYMBOL, log: testLogger("publish"), onConflict, signal: new AbortController().signal },
       await readLastBar(jsm, names, SYMBOL),
     );
   return { nc, names, jsm, publisher };

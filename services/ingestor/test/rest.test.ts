@@ -13,10 +13,14 @@ afterEach(async () => {
   sim = proxy = undefined;
 });
 
-async function restClient(options: SimOptions, faults: ProxyFaults = {}): Promise<{ rest: BinanceRest; log: ProxiedExchange[]; sim: RunningSim }> {
+async function restClient(
+  options: SimOptions,
+  faults: ProxyFaults = {},
+): Promise<{ rest: BinanceRest; log: ProxiedExchange[]; sim: RunningSim; stopping: AbortController }> {
   sim = await startSim({ historyHours: 0.5, ...options });
   proxy = await startRecordingProxy(sim.restUrl, faults);
-  return { rest: new BinanceRest({ baseUrl: proxy.url, log: testLogger("rest") }), log: proxy.log, sim };
+  const stopping = new AbortController();
+  return { rest: new BinanceRest({ baseUrl: proxy.url, log: testLogger("rest"), signal: stopping.signal }), log: proxy.log, sim, stopping };
 }
 
 /** Wall ms between the answer of exchange i and the arrival of the next request. */
@@ -58,10 +62,10 @@ describe("BinanceRest", () => {
   });
 
   it("gives up reading a stalled body when stopped, with RestStoppedError", async () => {
-    const { rest, log } = await restClient({}, { breakBody: () => "stall" });
+    const { rest, log, stopping } = await restClient({}, { breakBody: () => "stall" });
     const request = rest.aggTrades({ symbol: SYMBOL, limit: 5 });
     await waitFor(() => log.length === 1, { what: "the answer's headers" });
-    rest.stop();
+    stopping.abort();
     await expect(request).rejects.toThrow(RestStoppedError);
   });
 

@@ -8,15 +8,19 @@ import { testLogger } from "./support/harness.ts";
 
 let sim: RunningSim | undefined;
 let socket: TradeSocket | undefined;
+let stopping = new AbortController();
 afterEach(async () => {
-  await socket?.stop();
+  stopping.abort();
+  await socket?.closed;
   await sim?.stop();
   sim = socket = undefined;
+  stopping = new AbortController();
 });
 
 function openSocket(sim: RunningSim, options: Partial<TradeSocketOptions> = {}) {
   const seen = { frames: 0, opens: [] as boolean[], ids: [] as number[] };
   socket = new TradeSocket({
+    signal: stopping.signal,
     baseUrl: sim.wsUrl,
     symbols: ["BTCUSDT"],
     log: testLogger("ws"),

@@ -30,6 +30,8 @@ export interface RestResponseInfo {
 export interface BinanceRestOptions {
   baseUrl: string;
   log: Logger;
+  /** Aborting it ends waiting and in-flight requests: they reject with RestStoppedError. */
+  signal: AbortSignal;
   /** Share of the minute's weight budget this client lets itself use before it paces (default 0.8). */
   budgetShare?: number;
   timeoutMs?: number;
@@ -90,7 +92,6 @@ export class BinanceRest {
   private pausedUntil = 0;
   private bannedUntil = 0;
   private tail: Promise<unknown> = Promise.resolve();
-  private readonly stopping = new AbortController();
   private readonly budgetShare: number;
   private readonly timeoutMs: number;
 
@@ -143,11 +144,6 @@ export class BinanceRest {
     return { weightLimit: this.weightLimit, windowMs: this.windowMs };
   }
 
-  /** Aborts waiting and in-flight requests; they reject with RestStoppedError. */
-  stop(): void {
-    this.stopping.abort();
-  }
-
   private get(endpoint: RestEndpoint, path: string, params: Record<string, number | string>): Promise<Answer> {
     const url = new URL(path, this.options.baseUrl);
     for (const [key, value] of Object.entries(params)) url.searchParams.set(key, String(value));
@@ -162,7 +158,7 @@ export class BinanceRest {
     let failures = 0;
     /** A failure a later attempt may not meet: wait (longer each time) and go again. */
     const backOff = async (fields: Record<string, unknown>, message: string) => {
-      if (this.stopping.signal.aborted) throw new RestStoppedError("REST client stopped");
+      if (this.options.signal.aborted) throw new RestStoppedError("REST client stopped");
       failures++;
       const waitMs = restBackoffMs(failures);
       log.warn({ endpoint, ...fields, retryInMs: waitMs }, message);
@@ -170,7 +166,7 @@ export class BinanceRest {
     };
     for (;;) {
       await this.waitForBudget(WEIGHT[endpoint]);
-      const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.timeoutMs)]);
+      const signal = AbortSignal.any([this.options.signal, AbortSignal.timeout(this.timeoutMs)]);
       let response: Response;
       const sentAt = clock();
       try {
@@ -246,7 +242,7 @@ export class BinanceRest {
 
   private async pause(ms: number): Promise<void> {
     try {
-      await sleep(ms, undefined, { signal: this.stopping.signal });
+      await sleep(ms, undefined, { signal: this.options.signal });
     } catch {
       throw new RestStoppedError("REST client stopped");
     }

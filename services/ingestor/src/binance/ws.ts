@@ -28,6 +28,8 @@ export interface TradeSocketOptions {
   minPongIntervalMs?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
+  /** Aborting it closes every connection and stops reconnecting; `closed` then resolves. */
+  signal: AbortSignal;
 }
 
 const REPLACEMENT_RETRY_MS = 30_000;
@@ -43,7 +45,6 @@ export class TradeSocket {
   private failures = 0;
   private downSince: number | null = Date.now();
   private lastHeardAt = 0;
-  private stopped = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private rotateTimer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
@@ -51,9 +52,18 @@ export class TradeSocket {
   private pongTimer: NodeJS.Timeout | null = null;
   private pendingPong: { socket: WebSocket; payload: Buffer } | null = null;
   private readonly url: string;
+  /** Resolves once the signal was aborted and every connection is closed. */
+  readonly closed: Promise<void>;
 
   constructor(private readonly options: TradeSocketOptions) {
     this.url = combinedStreamUrl(options.baseUrl, options.symbols);
+    this.closed = new Promise((resolve) =>
+      options.signal.addEventListener("abort", () => void this.closeAll().then(resolve), { once: true }),
+    );
+  }
+
+  private get stopped(): boolean {
+    return this.options.signal.aborted;
   }
 
   /** Wall-clock ms since the stream went down, or 0 while a connection is open. */
@@ -62,6 +72,7 @@ export class TradeSocket {
   }
 
   start(): void {
+    if (this.stopped) return;
     this.connect();
     const staleAfterMs = this.options.staleAfterMs ?? 60_000;
     this.watchdog = setInterval(() => {
@@ -72,9 +83,7 @@ export class TradeSocket {
     }, Math.min(5000, staleAfterMs));
   }
 
-  /** Closes every connection and stops reconnecting. */
-  async stop(): Promise<void> {
-    this.stopped = true;
+  private async closeAll(): Promise<void> {
     for (const timer of [this.reconnectTimer, this.rotateTimer, this.pongTimer]) if (timer) clearTimeout(timer);
     if (this.watchdog) clearInterval(this.watchdog);
     const sockets = [this.active, this.replacing].filter((s): s is WebSocket => s !== null);
