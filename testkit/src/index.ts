@@ -18,3 +18,4 @@ export * from "./stream-bars.ts";
 export * from "./log.ts";
 export * from "./nats-server.ts";
 export * from "./ports.ts";
+export * from "./service-process.ts";
