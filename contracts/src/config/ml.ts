@@ -27,8 +27,9 @@ const MAX_EMBED_BARS = 5760;
 /** The built-in producer of `ai_outputs`: bars stream → embeddings. */
 export const embedderConfigSchema = z
   .object({
-    ...commonEnv,
+    ...natsEnv,
     ...metricsHostEnv,
+    LOG_LEVEL: logLevelSchema,
     ...storeEnv,
     /** Off leaves `ai_outputs` to an external producer: the service then starts, says so, and does nothing. */
     EMBEDDER: envBool(true),
@@ -36,6 +37,11 @@ export const embedderConfigSchema = z
     EMBED_EVERY_BARS: envInt(DEFAULT_EMBED_EVERY_BARS, 1, MAX_EMBED_BARS),
     /** Bars an embedding is computed from, ending with the bar it is stamped with (240 = one hour). */
     EMBED_WINDOW_BARS: envInt(DEFAULT_EMBED_WINDOW_BARS, 1, MAX_EMBED_BARS),
+    /**
+     * JetStream ack wait of the embedder's consumer: how long bars handed to an embedder that died stay invisible
+     * before they are delivered again. A live embedder keeps its batch claimed however long the store is down.
+     */
+    EMBEDDER_ACK_WAIT_MS: envInt(30_000, 1000, 3_600_000),
     EMBEDDER_METRICS_PORT: portSchema(9105),
   })
   // A disabled embedder opens no store, so a read-only key is no reason to refuse it.
