@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
   BAR_MS,
@@ -24,6 +24,7 @@ import {
   type ServiceLifecycle,
 } from "@gapfill/kit";
 import { SymbolBars, type BarRun } from "./bar-runs.ts";
+import { MessageBatches } from "./batches.ts";
 import { featurize, FeatureWindowError } from "./featurize.ts";
 import { readBarsBefore } from "./history.ts";
 import { createEmbedderMetrics } from "./metrics.ts";
@@ -36,8 +37,8 @@ export interface EmbedderTuning {
   batchBars: number;
   /** Rows per upsert. */
   upsertRows: number;
-  /** How long one pull waits for bars when fewer than a batch are waiting. */
-  fetchExpiresMs: number;
+  /** How long a batch waits for more bars while the stream still holds some for the embedder. */
+  lingerMs: number;
   /** How often a catch-up on a backlog reports its progress. */
   progressIntervalMs: number;
   retry: BackoffPolicy;
@@ -46,7 +47,7 @@ export interface EmbedderTuning {
 export const DEFAULT_EMBEDDER_TUNING: EmbedderTuning = {
   batchBars: 2000,
   upsertRows: 500,
-  fetchExpiresMs: 1000,
+  lingerMs: 100,
   progressIntervalMs: 5000,
   retry: { initialMs: 250, maxMs: 15_000 },
 };
@@ -63,7 +64,7 @@ export interface EmbedderDeps {
 type DeliveredBar = { msg: JsMsg; bar: ClosedBar };
 
 /**
- * Bars stream → `ai_outputs`. Pulls batches of closed bars through its own durable consumer; for each bar where
+ * Bars stream → `ai_outputs`. Takes closed bars in batches from its own durable consumer; for each bar where
  * isEmbeddingBar(ts, EMBED_EVERY_BARS) whose full window of EMBED_WINDOW_BARS bars is known, computes `featurize`
  * and upserts the row (producer BUILTIN_PRODUCER, FEATURE_VERSION); acknowledges a batch's bars only after its rows
  * are committed. The windows live in memory (SymbolBars); what a window needs from before the delivered bars (after
@@ -83,6 +84,8 @@ export async function startEmbedder(deps: EmbedderDeps): Promise<ServiceLifecycl
     maxAckPending: 2 * tuning.batchBars,
   });
   const consumer = await jetstream(deps.nc).consumers.get(names.streams.bars, EMBEDDER_DURABLE);
+  const messages = await consumer.consume({ max_messages: tuning.batchBars });
+  const batches = new MessageBatches(messages, tuning.batchBars, tuning.lingerMs);
   log.info(
     { stream: names.streams.bars, durable: EMBEDDER_DURABLE, consumer: consumerAction, everyBars: every, windowBars, featureVersion: FEATURE_VERSION },
     "embedding bars",
@@ -91,33 +94,8 @@ export async function startEmbedder(deps: EmbedderDeps): Promise<ServiceLifecycl
   const stopping = new AbortController();
   const { signal } = stopping;
   const symbols = new Map<string, SymbolBars>();
-  /** Delivered and not yet acknowledged or terminated. */
-  let held: JsMsg[] = [];
-  let pulling: ConsumerMessages | null = null;
-
-  async function nextBatch(): Promise<JsMsg[]> {
-    const messages = await consumer.fetch({ max_messages: tuning.batchBars, expires: tuning.fetchExpiresMs });
-    pulling = messages;
-    const batch: JsMsg[] = [];
-    held = batch;
-    try {
-      for await (const msg of messages) batch.push(msg);
-    } catch (error) {
-      // A pull the server let expire after delivering part of a batch (a busy server) ends, on NATS 2.9, with
-      // missed heartbeats instead of a timeout status; what it delivered is still ours to embed.
-      if (batch.length === 0) throw error;
-      log.debug({ err: error, received: batch.length }, "pull ended early; embedding what arrived");
-    } finally {
-      pulling = null;
-    }
-    return batch;
-  }
-
-  /** Hands bars back unembedded, so they are delivered again now rather than after the ack wait. */
-  function handBack(): void {
-    for (const msg of held) msg.nak();
-    held = [];
-  }
+  /** The batch being embedded, until it is acknowledged. */
+  let embedding: JsMsg[] = [];
 
   /** The window ending at `ts` from the bar's run, reading what the run lacks from the stream when it may exist. */
   async function windowOf(symbol: string, run: BarRun, ts: number): Promise<readonly ClosedBar[] | null> {
@@ -211,11 +189,11 @@ export async function startEmbedder(deps: EmbedderDeps): Promise<ServiceLifecycl
       msg.term();
       metrics.invalidMessages.inc();
     }
-    held = delivered.map(({ msg }) => msg);
+    embedding = delivered.map(({ msg }) => msg);
     const rows = await withRetry("reading bars from the stream", () => embeddingsOf(delivered));
     if (rows === null || (await withRetry("embeddings upsert", () => writeRows(rows), () => metrics.writeFailures.inc())) === null) return false;
     for (const { msg } of delivered) msg.ack();
-    held = [];
+    embedding = [];
     const perSymbol = new Map<string, number>();
     for (const row of rows) {
       perSymbol.set(row.symbol, (perSymbol.get(row.symbol) ?? 0) + 1);
@@ -228,33 +206,31 @@ export async function startEmbedder(deps: EmbedderDeps): Promise<ServiceLifecycl
     return true;
   }
 
-  // Bars held longer than a third of the ack wait are claimed again, so JetStream never hands a batch that is
-  // still being written (a slow or failing store) to a later embedder.
+  // Bars delivered and not yet acknowledged are claimed again every third of the ack wait, so JetStream never
+  // hands them to a later embedder while this one still works on them (a slow or failing store).
   const claimTimer = setInterval(() => {
-    for (const msg of held) msg.working();
+    for (const msg of embedding) msg.working();
+    for (const msg of batches.queued) msg.working();
   }, Math.max(100, Math.floor(config.EMBEDDER_ACK_WAIT_MS / 3)));
 
-  const running = (async () => {
-    for (let failures = 0; !signal.aborted; ) {
-      let batch: JsMsg[];
-      try {
-        batch = await nextBatch();
-        failures = 0;
-      } catch (error) {
-        handBack();
-        if (signal.aborted) break;
-        const delayMs = backoffDelayMs(failures++, tuning.retry);
-        log.warn({ err: error, delayMs }, "pulling bars failed; retrying");
-        await sleep(delayMs, undefined, { signal }).catch(() => {});
-        continue;
-      }
-      if (batch.length > 0 && !(await embedBatch(batch))) break;
+  const embeddingAll = (async () => {
+    for (let batch = await batches.next(signal); batch; batch = await batches.next(signal)) {
+      if (!(await embedBatch(batch))) return;
     }
-  })().finally(() => {
-    clearInterval(claimTimer);
-    handBack();
+  })();
+  const running = Promise.all([embeddingAll, batches.reading]).then(() => {
+    if (!signal.aborted) throw new Error("the bar subscription ended on its own");
   });
   running.catch(() => {});
+
+  /** Hands back what was delivered and not embedded, so it is delivered again now rather than after the ack wait. */
+  async function handBack(): Promise<void> {
+    await messages.close();
+    await embeddingAll.catch(() => {});
+    clearInterval(claimTimer);
+    for (const msg of [...embedding, ...batches.queued]) msg.nak();
+    embedding = [];
+  }
 
   let stopped: Promise<void> | null = null;
   return {
@@ -263,7 +239,7 @@ export async function startEmbedder(deps: EmbedderDeps): Promise<ServiceLifecycl
     stop: () =>
       (stopped ??= (async () => {
         stopping.abort(new Error("embedder stopping"));
-        await pulling?.close();
+        await handBack();
         await running.catch(() => {});
         log.info("embedder stopped");
       })()),
