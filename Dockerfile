@@ -16,6 +16,8 @@ COPY services/kit/package.json services/kit/
 COPY services/binance-sim/package.json services/binance-sim/
 COPY services/ingestor/package.json services/ingestor/
 COPY services/recorder/package.json services/recorder/
+COPY services/embedder/package.json services/embedder/
+COPY services/scheduler/package.json services/scheduler/
 COPY services/gateway/package.json services/gateway/
 COPY services/stack/package.json services/stack/
 COPY services/provision/package.json services/provision/

@@ -27,3 +27,8 @@ export function tickWindowStart(nowMs: number, intervalSeconds: number): number 
   const intervalMs = intervalSeconds * 1000;
   return nowMs - (nowMs % intervalMs);
 }
+
+/** Start (epoch ms) of the interval window after the one that contains `nowMs`: when its tick is due. */
+export function nextTickWindowStart(nowMs: number, intervalSeconds: number): number {
+  return tickWindowStart(nowMs, intervalSeconds) + intervalSeconds * 1000;
+}

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   describeIssues,
   modelManifestSchema,
+  nextTickWindowStart,
   sessionRecordSchema,
   sseEventSchemas,
   tickEventSchema,
@@ -18,6 +19,13 @@ describe("tick events", () => {
     expect(describeIssues(bad.error!)).toMatch(/^window_start: must be a multiple/);
     expect(describeIssues(tickEventSchema.safeParse({ kind: "deploy", window_start, interval_s: 1 }).error!)).toMatch(/^kind: /);
     expect(tickMsgId({ kind: "infer", window_start })).toBe(`infer:${window_start}`);
+  });
+
+  it("start at the epoch-aligned boundary at or before now; the next one is due an interval later", () => {
+    expect(tickWindowStart(10_000, 2)).toBe(10_000);
+    expect(tickWindowStart(11_999, 2)).toBe(10_000);
+    expect(nextTickWindowStart(10_000, 2)).toBe(12_000);
+    expect(nextTickWindowStart(11_999, 2)).toBe(12_000);
   });
 });
 

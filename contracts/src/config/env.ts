@@ -28,10 +28,11 @@ export function envNumber(defaultValue: number, min: number, max: number) {
     .default(defaultValue);
 }
 
+/** true/false, also 1/0, yes/no and on/off. */
 export function envBool(defaultValue: boolean) {
   return z
-    .enum(["true", "false", "1", "0", "yes", "no"], { error: "expected true or false" })
-    .transform((v) => v === "true" || v === "1" || v === "yes")
+    .enum(["true", "false", "1", "0", "yes", "no", "on", "off"], { error: "expected true or false (or on/off)" })
+    .transform((v) => v === "true" || v === "1" || v === "yes" || v === "on")
     .default(defaultValue);
 }
 

@@ -1,22 +1,17 @@
 import { closedBarSchema, describeIssues, symbolOfSubject, type ClosedBar } from "@gapfill/contracts";
+import { decodeJsonMessage } from "./json-message.ts";
 
 export type DecodedBar = { ok: true; bar: ClosedBar } | { ok: false; reason: string };
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
 /**
- * The one decoder of stored bars (recorder, gateway, ingestor).
+ * The one decoder of stored bars (recorder, gateway, ingestor, embedder).
  * A `bars.15s.<SYMBOL>` message → a closed bar, or why it is not one: not UTF-8 JSON, not the SPEC §3 shape, or a
  * bar of another symbol than its subject names.
  */
 export function decodeBarMessage(subject: string, data: Uint8Array): DecodedBar {
-  let json: unknown;
-  try {
-    json = JSON.parse(utf8.decode(data));
-  } catch (error) {
-    return { ok: false, reason: `not JSON: ${(error as Error).message}` };
-  }
-  const parsed = closedBarSchema.safeParse(json);
+  const json = decodeJsonMessage(data);
+  if (!json.ok) return json;
+  const parsed = closedBarSchema.safeParse(json.value);
   if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
   const subjectSymbol = symbolOfSubject(subject);
   if (parsed.data.symbol !== subjectSymbol) {

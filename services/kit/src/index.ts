@@ -9,6 +9,8 @@ export * from "./store/index.ts";
 export * from "./redact.ts";
 export * from "./backoff.ts";
 export * from "./bar-messages.ts";
+export * from "./bar-consumer.ts";
+export * from "./tick-messages.ts";
 export * from "./timeout.ts";
 export * from "./data-dir.ts";
 export * from "./wait.ts";

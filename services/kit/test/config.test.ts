@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  embedderConfigSchema,
   gatewayConfigSchema,
   ingestorConfigSchema,
   mlRunnerConfigSchema,
@@ -43,7 +44,18 @@ describe("config loading", () => {
       BINANCE_REST_URL: "https://data-api.binance.vision",
       BINANCE_WS_URL: "wss://data-stream.binance.vision",
     });
-    expect(loadConfig(schedulerConfigSchema, "scheduler", {})).toMatchObject({ ML_INTERVAL_SECONDS: 3600, INFER_INTERVAL_SECONDS: 600 });
+    expect(loadConfig(schedulerConfigSchema, "scheduler", {})).toMatchObject({
+      ML_INTERVAL_SECONDS: 3600,
+      INFER_INTERVAL_SECONDS: 600,
+      SCHEDULER_METRICS_PORT: 9104,
+    });
+    expect(loadConfig(embedderConfigSchema, "embedder", {})).toMatchObject({
+      EMBEDDER: true,
+      EMBED_EVERY_BARS: 4,
+      EMBED_WINDOW_BARS: 240,
+      EMBEDDER_METRICS_PORT: 9105,
+      METRICS_HOST: "127.0.0.1",
+    });
     expect(loadConfig(mlRunnerConfigSchema, "ml-runner", {})).toMatchObject({
       LANDING_BUCKET: "ybigta-mlops-landing-zone-324037321745",
       TRAIN_PREFIX: "train",
@@ -101,11 +113,22 @@ describe("config loading", () => {
     ["LANDING_BUCKET", "My_Bucket", mlRunnerConfigSchema, /expected an S3 bucket name/],
     ["AWS_REGION", "virginia", objectStoreConfigSchema, /expected an AWS region like us-east-1/],
     ["S3_ENDPOINT", "127.0.0.1:9000", objectStoreConfigSchema, /expected an absolute http\/https URL/],
+    ["INFER_INTERVAL_SECONDS", "0", schedulerConfigSchema, /expected an integer from 1 to 604800/],
+    ["EMBEDDER", "maybe", embedderConfigSchema, /expected true or false/],
+    ["EMBED_EVERY_BARS", "0", embedderConfigSchema, /expected an integer from 1 to 5760/],
+    ["EMBED_WINDOW_BARS", "a day", embedderConfigSchema, /expected an integer from 1 to 5760/],
   ] as const)("%s=%j is refused with a message naming it", (variable, value, schema, message) => {
     const problems = problemsOf(() => loadConfig(schema, "svc", { [variable]: value }));
     expect(problems).toHaveLength(1);
     expect(problems[0]!.variable).toBe(variable);
     expect(problems[0]!.message).toMatch(message);
+  });
+
+  it("refuses an embedder that cannot write its store, unless it is off and opens none", () => {
+    const readOnly = { SUPABASE_URL: "https://p.supabase.co", SUPABASE_API_KEY: "sb_publishable_x" };
+    expect(problemsOf(() => loadConfig(embedderConfigSchema, "embedder", readOnly)).map((p) => p.variable)).toEqual(["SUPABASE_API_KEY"]);
+    expect(loadConfig(embedderConfigSchema, "embedder", { ...readOnly, EMBEDDER: "off" }).EMBEDDER).toBe(false);
+    expect(loadConfig(embedderConfigSchema, "embedder", { EMBEDDER: "on" }).EMBEDDER).toBe(true);
   });
 
   it("reports every bad variable at once, and never echoes a secret", () => {

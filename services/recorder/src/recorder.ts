@@ -1,8 +1,8 @@
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { natsNames, type ClosedBar, type RecorderConfig } from "@gapfill/contracts";
-import { backoffDelayMs, decodeBarMessage, type BackoffPolicy, type DecodedBar, type BarStore, type Logger, type Registry, type ServiceLifecycle } from "@gapfill/kit";
-import { ensureRecorderConsumer, RECORDER_DURABLE } from "./consumer.ts";
+import { backoffDelayMs, decodeBarMessage, ensureBarConsumer, type BackoffPolicy, type DecodedBar, type BarStore, type Logger, type Registry, type ServiceLifecycle } from "@gapfill/kit";
+import { RECORDER_DURABLE } from "./consumer.ts";
 import { measureLag, type SymbolLag } from "./lag.ts";
 import { createRecorderMetrics } from "./metrics.ts";
 import { CatchUpProgress } from "./progress.ts";
@@ -60,7 +60,7 @@ export async function startRecorder(deps: RecorderDeps): Promise<RunningRecorder
   const names = natsNames(config.NATS_NAMESPACE);
   const metrics = createRecorderMetrics(deps.registry);
   const jsm = await jetstreamManager(deps.nc);
-  const consumerAction = await ensureRecorderConsumer(jsm, names, {
+  const consumerAction = await ensureBarConsumer(jsm, names, RECORDER_DURABLE, {
     ackWaitMs: config.RECORDER_ACK_WAIT_MS,
     maxAckPending: 2 * batchSize,
   });

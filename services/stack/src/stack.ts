@@ -1,5 +1,5 @@
 import { basename, join } from "node:path";
-import type { StackConfig } from "@gapfill/contracts";
+import { embedderConfigSchema, schedulerConfigSchema, type StackConfig } from "@gapfill/contracts";
 import { createLogger, embeddedDbFile, EXIT_CONFIG, redactUrlCredentials, REPO_ROOT, resolveDataDir, waitFor } from "@gapfill/kit";
 import { demoIsolation, resetDemoData } from "./demo-isolation.ts";
 import { natsAnswers, startLocalNatsServer, type LocalNatsServer } from "./local-nats.ts";
@@ -8,7 +8,26 @@ import { Supervisor } from "./supervisor.ts";
 export type StackMode = "live" | "demo";
 
 /** Services in start order; the simulator only in the demo. */
-const SERVICES = ["recorder", "ingestor", "gateway"] as const;
+const SERVICES = ["recorder", "embedder", "scheduler", "ingestor", "gateway"] as const;
+
+/** The demo ticks often enough to watch: a retrain every 2 minutes, an inference every 30 s (unless set). */
+const DEMO_TICK_INTERVALS = { ML_INTERVAL_SECONDS: "120", INFER_INTERVAL_SECONDS: "30" } as const;
+
+/** The tick intervals the scheduler will use with this environment (its defaults where unset). */
+function tickIntervals(env: Record<string, string | undefined>): string {
+  const seconds = (variable: keyof typeof DEMO_TICK_INTERVALS) => {
+    const parsed = schedulerConfigSchema.shape[variable].safeParse(env[variable] || undefined);
+    return parsed.success ? `${parsed.data} s` : `an invalid ${variable} (the scheduler will say why)`;
+  };
+  return `retrain every ${seconds("ML_INTERVAL_SECONDS")}, infer every ${seconds("INFER_INTERVAL_SECONDS")}`;
+}
+
+/** Who fills ai_outputs with this environment. */
+function embeddingsProducer(env: Record<string, string | undefined>): string {
+  const enabled = embedderConfigSchema.shape.EMBEDDER.safeParse(env.EMBEDDER || undefined);
+  if (!enabled.success) return "an invalid EMBEDDER (the embedder will say why)";
+  return enabled.data ? "the embedder writes ai_outputs" : "EMBEDDER=off: ai_outputs is left to an external producer";
+}
 
 export interface StackOptions {
   mode: StackMode;
@@ -45,7 +64,7 @@ async function httpOk(url: string): Promise<boolean> {
 
 /**
  * The whole stack on one machine: NATS (the one at NATS_URL, or a local nats-server), in the demo the Binance
- * simulator, then recorder, ingestor and gateway as supervised child processes with prefixed logs.
+ * simulator, then recorder, embedder, scheduler, ingestor and gateway as supervised child processes with prefixed logs.
  */
 export async function runStack(options: StackOptions): Promise<RunningStack> {
   const { config, mode } = options;
@@ -127,9 +146,11 @@ export async function runStack(options: StackOptions): Promise<RunningStack> {
       if (removed.length > 0) say(`fresh simulated market: removed the previous demo's ${removed.map((name) => basename(name)).join(", ")}`);
       baseEnv.BINANCE_REST_URL = simUrl;
       baseEnv.BINANCE_WS_URL = `ws://127.0.0.1:${config.SIM_PORT}`;
+      for (const [variable, seconds] of Object.entries(DEMO_TICK_INTERVALS)) baseEnv[variable] ||= seconds;
     } else {
       say("live mode: the ingestor reads real Binance market data");
     }
+    say(`ML inputs: ticks ${tickIntervals(baseEnv)} (ML_INTERVAL_SECONDS, INFER_INTERVAL_SECONDS); ${embeddingsProducer(baseEnv)}`);
     // The topology first: services wait for the streams and buckets they need, and never create them.
     const provisioned = await supervisor.runOnce({ name: "provision", command: process.execPath, args: nodeArgs("provision"), cwd: REPO_ROOT, env: baseEnv });
     if (provisioned !== 0) {

@@ -1,15 +1,18 @@
 /**
- * End to end, as a user sees it: `npm run demo`'s stack (simulator, ingestor, recorder, gateway as real processes)
- * and the chart page in headless Chromium. The bars the page holds must be contiguous and equal the simulator's
- * ground truth, also after the gateway process is killed and restarted under the page.
+ * End to end, as a user sees it: `npm run demo`'s stack (simulator, ingestor, recorder, embedder, scheduler, gateway
+ * as real processes) and the chart page in headless Chromium. The bars the page holds must be contiguous and equal
+ * the simulator's ground truth, also after the gateway process is killed and restarted under the page; ai_outputs
+ * must hold the featurizer over price_15s, one row per 4 bars, also after the embedder is killed with SIGKILL.
  */
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { BAR_MS, stackConfigSchema, type ClosedBar } from "@gapfill/contracts";
-import { createLogger, loadConfig, openEmbeddedStore, REPO_ROOT } from "@gapfill/kit";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { BAR_MS, BUILTIN_PRODUCER, FEATURE_VERSION, isEmbeddingBar, natsNames, stackConfigSchema, TICK_KINDS, type ClosedBar } from "@gapfill/contracts";
+import { embeddingAt } from "@gapfill/embedder";
+import { createLogger, decodeTickMessage, loadConfig, MAX_PAGE_LIMIT, openEmbeddedStore, REPO_ROOT } from "@gapfill/kit";
 import {
   connectTestNats,
   deleteNamespaceStreams,
@@ -27,6 +30,7 @@ import { runStack, type RunningStack } from "../src/index.ts";
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const ARTIFACTS = join(REPO_ROOT, "artifacts");
 const SYMBOL = "BTCUSDT";
+const EMBED_WINDOW = 60;
 
 const namespace = uniqueNamespace("e2e");
 const dataDir = mkdtempSync(join(tmpdir(), "gapfill-e2e-"));
@@ -80,6 +84,10 @@ beforeAll(async () => {
       INGESTOR_METRICS_PORT: "0",
       RECORDER_METRICS_PORT: "0",
       GATEWAY_METRICS_PORT: "0",
+      EMBEDDER_METRICS_PORT: "0",
+      SCHEDULER_METRICS_PORT: "0",
+      // An hour of backfill holds few 240-bar windows: 60-bar windows give about 45 rows of history.
+      EMBED_WINDOW_BARS: String(EMBED_WINDOW),
       LOG_FORMAT: "json",
     },
     write: (text) => void output.push(text),
@@ -181,3 +189,57 @@ it("shows candles that are contiguous, match the simulator, and keep going acros
   await waitFor(async () => ((await pageStatus()).lastTs ?? 0) > stoppedAt, { timeoutMs: 40_000, what: "a bar on the new session" });
   await expectContiguousGroundTruth(await closedBars());
 }, 300_000);
+
+it("fills ai_outputs with the featurizer over price_15s, one row per 4 bars, across a kill -9 of the embedder, and ticks", async () => {
+  const demo = `${namespace}_demo`;
+  const store = openEmbeddedStore({ dataDir, namespace: demo, log: createLogger({ service: "e2e", level: "silent" }) });
+  try {
+    /** Every row, and what the featurizer makes of the recorded bars for each embedding bar up to the newest row. */
+    const compare = async () => {
+      const rows = [];
+      for await (const row of store.exportEmbeddings({ fromTs: 0, toTs: Date.now() + 3_600_000, symbol: SYMBOL })) rows.push(row);
+      const bars = (await store.pageNewestFirst(SYMBOL, { limit: MAX_PAGE_LIMIT })).reverse();
+      const newest = rows.at(-1)?.ts ?? 0;
+      const expected = bars
+        .filter((bar) => bar.ts <= newest && isEmbeddingBar(bar.ts, 4))
+        .flatMap((bar) => {
+          const embedding = embeddingAt(bars, bar.ts, EMBED_WINDOW);
+          return embedding ? [{ symbol: SYMBOL, ts: bar.ts, embedding, producer: BUILTIN_PRODUCER, feature_version: FEATURE_VERSION }] : [];
+        });
+      return { rows, expected, recordedUpTo: bars.at(-1)?.ts ?? 0 };
+    };
+    // The history is embedded within seconds of the start; the recorder has the same bars in price_15s.
+    const history = await waitFor(async () => {
+      const state = await compare();
+      return state.rows.length > 30 && state.recordedUpTo >= state.rows.at(-1)!.ts && state;
+    }, { timeoutMs: 60_000, intervalMs: 500, what: "the demo's history embedded and recorded" });
+    expect(history.rows).toEqual(history.expected);
+
+    // Killed with SIGKILL, restarted by the supervisor: it rebuilds its window from the stream and goes on.
+    const embedderPid = stack.supervisor.pid("embedder")!;
+    process.kill(embedderPid, "SIGKILL");
+    await waitFor(() => stack.supervisor.pid("embedder") !== undefined && stack.supervisor.pid("embedder") !== embedderPid, {
+      timeoutMs: 20_000,
+      what: "the supervisor to restart the embedder",
+    });
+    const lastBeforeKill = history.rows.at(-1)!.ts;
+    const after = await waitFor(async () => {
+      const state = await compare();
+      return state.rows.at(-1)!.ts > lastBeforeKill && state.recordedUpTo >= state.rows.at(-1)!.ts && state;
+    }, { timeoutMs: 120_000, intervalMs: 1000, what: "an embedding written after the restart" });
+    expect(after.rows).toEqual(after.expected);
+    const ts = after.rows.map((row) => row.ts);
+    expect(ts.slice(1).every((t, i) => t - ts[i]! === 4 * BAR_MS)).toBe(true);
+  } finally {
+    await store.close();
+  }
+
+  // The scheduler ticked both kinds at start, at the demo's intervals (printed by the stack).
+  expect(output.join("")).toMatch(/ML inputs: ticks retrain every 120 s, infer every 30 s/);
+  const jsm = await jetstreamManager(nc);
+  const names = natsNames(demo);
+  for (const kind of TICK_KINDS) {
+    const last = await jsm.direct.getMessage(names.streams.mlTicks, { last_by_subj: names.subjects.tick(kind) });
+    expect(last && decodeTickMessage(names.subjects.tick(kind), last.data)).toMatchObject({ ok: true, tick: { kind, interval_s: kind === "retrain" ? 120 : 30 } });
+  }
+}, 240_000);

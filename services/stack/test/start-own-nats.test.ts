@@ -39,6 +39,8 @@ it("starts its own nats-server when none answers at NATS_URL, and the stack beco
       INGESTOR_METRICS_PORT: "0",
       RECORDER_METRICS_PORT: "0",
       GATEWAY_METRICS_PORT: "0",
+      EMBEDDER_METRICS_PORT: "0",
+      SCHEDULER_METRICS_PORT: "0",
       LOG_FORMAT: "json",
     },
     write: (text) => void lines.push(text),

@@ -26,6 +26,7 @@ export { deleteEmbeddedStore, EMBEDDED_DB_FILE, embeddedDbFile, openEmbeddedStor
 export { DEFAULT_EXPORT_PAGE_SIZE, MAX_EMBEDDING_DIM, MAX_PAGE_LIMIT } from "./input.ts";
 export { openPostgresStore, type PostgresStoreOptions } from "./postgres.ts";
 export { openSupabaseStore, SupabaseRequestError, type SupabaseStoreOptions } from "./supabase.ts";
+export { openStoreWhenReachable, type OpenStoreWhenReachableOptions } from "./when-reachable.ts";
 
 export interface OpenStoreOptions {
   log: Logger;
