@@ -65,6 +65,9 @@ export function envList<T extends z.ZodType<string, string>>(item: T) {
     .pipe(z.array(item));
 }
 
+/** `LOG_FORMAT`: JSON lines, or readable lines; unset: pretty on a terminal, else JSON. */
+export const logFormatSchema = z.enum(["json", "pretty"], { error: "expected json or pretty" }).optional();
+
 export const logLevelSchema = z
   .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], {
     error: "expected one of fatal, error, warn, info, debug, trace, silent",

@@ -8,3 +8,4 @@ export * from "./gateway.ts";
 export * from "./ml.ts";
 export * from "./stack.ts";
 export * from "./sim.ts";
+export * from "./services.ts";

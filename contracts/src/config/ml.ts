@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_EMBED_EVERY_BARS, DEFAULT_EMBED_WINDOW_BARS } from "../features.ts";
-import { commonEnv, metricsHostEnv, natsEnv } from "./common.ts";
-import { envBool, envInt, logLevelSchema, portSchema, whenFieldsValid } from "./env.ts";
+import { commonEnv, logEnv, metricsHostEnv, natsEnv } from "./common.ts";
+import { envBool, envInt, portSchema, whenFieldsValid } from "./env.ts";
 import { objectStoreEnv } from "./objects.ts";
 import { refineStoreAccess, storeEnv } from "./store.ts";
 
@@ -9,11 +9,12 @@ import { refineStoreAccess, storeEnv } from "./store.ts";
 export const schedulerConfigSchema = z.object({
   ...natsEnv,
   ...metricsHostEnv,
-  LOG_LEVEL: logLevelSchema,
+  ...logEnv,
   /** Seconds between two retrain ticks. */
   ML_INTERVAL_SECONDS: envInt(3600, 1, 7 * 24 * 3600),
   /** Seconds between two infer ticks. */
   INFER_INTERVAL_SECONDS: envInt(600, 1, 7 * 24 * 3600),
+  /** The scheduler's metrics port (`0` = any free port). */
   SCHEDULER_METRICS_PORT: portSchema(9104),
 });
 export type SchedulerConfig = z.infer<typeof schedulerConfigSchema>;
@@ -26,7 +27,7 @@ export const embedderConfigSchema = z
   .object({
     ...natsEnv,
     ...metricsHostEnv,
-    LOG_LEVEL: logLevelSchema,
+    ...logEnv,
     ...storeEnv,
     /** Off leaves `ai_outputs` to an external producer: the service then starts, says so, and does nothing. */
     EMBEDDER: envBool(true),
@@ -39,6 +40,7 @@ export const embedderConfigSchema = z
      * before they are delivered again. A live embedder keeps its batch claimed however long the store is down.
      */
     EMBEDDER_ACK_WAIT_MS: envInt(30_000, 1000, 3_600_000),
+    /** The embedder's metrics port (`0` = any free port). */
     EMBEDDER_METRICS_PORT: portSchema(9105),
   })
   // A disabled embedder opens no store, so a read-only key is no reason to refuse it.
@@ -64,6 +66,7 @@ export const mlInferConfigSchema = z.object({
   ...commonEnv,
   ...storeEnv,
   ...objectStoreEnv,
+  /** Object key of the pointer to the published model (`latest.json`). */
   MODEL_JSON: z.string().trim().min(1).default("model/latest.json"),
 });
 export type MlInferConfig = z.infer<typeof mlInferConfigSchema>;

@@ -16,16 +16,32 @@ export const AWS_CREDENTIAL_VARIABLES = [
 ] as const;
 
 // Read only to tell whether they are set; the SDK reads them itself, and no secret (a secret key, a token) is here.
-const awsCredentialEnv = Object.fromEntries(
-  AWS_CREDENTIAL_VARIABLES.map((variable) => [variable, z.string().trim().min(1).optional()]),
-) as Record<(typeof AWS_CREDENTIAL_VARIABLES)[number], z.ZodOptional<z.ZodString>>;
+const optionalText = () => z.string().trim().min(1).optional();
+const awsCredentialEnv = {
+  /** AWS access key id; with OBJECT_STORE=auto its presence selects S3 (the SDK reads the secret key itself). */
+  AWS_ACCESS_KEY_ID: optionalText(),
+  /** AWS shared-config profile; with OBJECT_STORE=auto its presence selects S3. */
+  AWS_PROFILE: optionalText(),
+  /** Web identity token file (EKS, IRSA); with OBJECT_STORE=auto its presence selects S3. */
+  AWS_WEB_IDENTITY_TOKEN_FILE: optionalText(),
+  /** Container credentials (ECS task role); with OBJECT_STORE=auto its presence selects S3. */
+  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: optionalText(),
+  /** Container credentials (full URI); with OBJECT_STORE=auto its presence selects S3. */
+  AWS_CONTAINER_CREDENTIALS_FULL_URI: optionalText(),
+} satisfies Record<(typeof AWS_CREDENTIAL_VARIABLES)[number], z.ZodOptional<z.ZodString>>;
 
 /**
  * Where the ML jobs keep training exports and models: an S3 bucket, or a local directory with the same key layout.
  * `auto` picks S3 when S3_ENDPOINT or AWS credentials are configured in the environment, else the local directory.
  */
 export const objectStoreEnv = {
+  /**
+   * Where training exports and models live: `s3`, `local` (a directory with the same key layout), or `auto` (S3 when
+   * S3_ENDPOINT or AWS credentials are in the environment). An EC2 instance role is invisible in the environment:
+   * production sets `s3`.
+   */
   OBJECT_STORE: z.enum(["auto", "s3", "local"], { error: "expected auto, s3 or local" }).default("auto"),
+  /** The S3 bucket of training exports and models. */
   LANDING_BUCKET: z
     .string()
     .trim()

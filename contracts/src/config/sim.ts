@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { envInt, envNumber, logLevelSchema, portSchema, symbolListSchema } from "./env.ts";
+import { logEnv } from "./common.ts";
+import { envInt, envNumber, portSchema, symbolListSchema } from "./env.ts";
 
 const DAY_MS = 24 * 3600_000;
 
@@ -91,10 +92,12 @@ const simFaultsEnvSchema = z
 
 /** `npm run sim`: the Binance-protocol market simulator (services/binance-sim). */
 export const simConfigSchema = z.object({
-  LOG_LEVEL: logLevelSchema,
+  ...logEnv,
   BINANCE_SYMBOL: symbolListSchema,
   SIM_PORT: portSchema(9090),
+  /** Interface the simulator listens on (`0.0.0.0` in a container). */
   SIM_HOST: z.string().trim().min(1).default("127.0.0.1"),
+  /** Tape seed: the same seed and tape start give a byte-identical market. */
   SIM_SEED: intKnob(simKnobs.seed),
   SIM_HISTORY_HOURS: numberKnob(simKnobs.historyHours),
   /** Fixed anchor "now" for reproducible tapes; unset = the wall clock at start. */
@@ -103,12 +106,17 @@ export const simConfigSchema = z.object({
   SIM_TAPE_START: simNowSchema.optional(),
   /** Simulated seconds per wall-clock second (0 freezes the clock). */
   SIM_SPEED: numberKnob(simKnobs.speed),
+  /** Every WebSocket connection is cut after this long (Binance: 24 h). */
   SIM_WS_LIFETIME_MS: intKnob(simKnobs.wsLifetimeMs),
+  /** Server ping interval (Binance: 20 s). */
   SIM_WS_PING_INTERVAL_MS: intKnob(simKnobs.pingIntervalMs),
+  /** A client whose pong does not echo a ping within this long is dropped. */
   SIM_WS_PONG_TIMEOUT_MS: intKnob(simKnobs.pongTimeoutMs),
+  /** REQUEST_WEIGHT per client IP per minute (Binance: 6,000). */
   SIM_WEIGHT_LIMIT: intKnob(simKnobs.weightLimit),
   /** Whether 1 s (and longer) klines without trades are served (as flat klines) or left out. */
   SIM_EMPTY_KLINES: z.enum(["include", "omit"], { error: "expected include or omit" }).default("include"),
+  /** Initial faults as JSON, e.g. `{"wsDropEveryMs":30000}` (the fault schema of `POST /_sim/faults`). */
   SIM_FAULTS: simFaultsEnvSchema.optional(),
 });
 export type SimConfig = z.infer<typeof simConfigSchema>;

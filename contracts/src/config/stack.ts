@@ -1,11 +1,12 @@
 import { z } from "zod";
-import { logLevelSchema, natsUrlSchema, portSchema } from "./env.ts";
+import { logEnv } from "./common.ts";
+import { natsUrlSchema, portSchema } from "./env.ts";
 import { simConfigSchema } from "./sim.ts";
 
 /** `npm start` / `npm run demo`: the supervisor that runs the whole stack on one machine. */
 export const stackConfigSchema = z.object({
   NATS_URL: natsUrlSchema,
-  LOG_LEVEL: logLevelSchema,
+  ...logEnv,
   DATA_DIR: z.string().trim().min(1).default(".data"),
   /** Where the gateway listens; the supervisor waits for its /readyz. */
   PORT: portSchema(8000),

@@ -6,11 +6,18 @@ import { envBool, envUrl, namespaceSchema } from "./env.ts";
  * neither, the embedded store under `DATA_DIR` is used.
  */
 export const storeEnv = {
+  /**
+   * Direct Postgres connection (or a Supabase connection string) for `price_15s`, `ai_outputs`, `ml_predictions`;
+   * wins over SUPABASE_URL for data.
+   */
   DATABASE_URL: envUrl(["postgres", "postgresql"]).optional(),
   /** Prepared statements; turn off for a transaction-mode pooler (Supabase port 6543, PgBouncer). */
   DATABASE_PREPARE: envBool(true),
+  /** The Supabase project: token verification (gateway), and data through its Data API when DATABASE_URL is unset. */
   SUPABASE_URL: envUrl(["http", "https"]).optional(),
+  /** Data API key; writers (recorder, embedder, ml-infer) need one allowed to write (service_role or sb_secret_). */
   SUPABASE_API_KEY: z.string().trim().min(1).optional(),
+  /** Data API key for reading (anon or sb_publishable_); used when SUPABASE_API_KEY is unset. */
   SUPABASE_ANON_KEY: z.string().trim().min(1).optional(),
   /** Schema holding price_15s on DATABASE_URL; unset: the server's search_path (`public`). */
   DATABASE_SCHEMA: z
@@ -18,6 +25,10 @@ export const storeEnv = {
     .trim()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, "expected a lower-case SQL identifier like public")
     .optional(),
+  /**
+   * Where local state lives when no database is set: the embedded store (one file per namespace), the gateway's
+   * local secret, local objects. A relative path is under the repository root.
+   */
   DATA_DIR: z.string().trim().min(1).default(".data"),
   /** The embedded store keeps one file per namespace, as JetStream keeps one stream per namespace. */
   NATS_NAMESPACE: namespaceSchema,

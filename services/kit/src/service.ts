@@ -72,7 +72,7 @@ export interface RunServiceOptions {
   shutdownTimeoutMs?: number;
 }
 
-type WithLogLevel = { LOG_LEVEL?: Parameters<typeof createLogger>[0]["level"] };
+type WithLogging = { LOG_LEVEL?: Parameters<typeof createLogger>[0]["level"]; LOG_FORMAT?: "json" | "pretty" };
 type WithNats = { NATS_URL: string; NATS_NAMESPACE: string };
 
 /** A service run by runService: what tests and embedders use to stop it without a signal. */
@@ -103,7 +103,8 @@ export async function runService<S extends z.ZodType>(spec: ServiceSpec<S>, opti
     exit(exitCodeFor(error));
     return { exitCode, stop: () => exitCode };
   }
-  const log = createLogger({ service: spec.name, level: (config as WithLogLevel).LOG_LEVEL });
+  const { LOG_LEVEL, LOG_FORMAT } = config as WithLogging;
+  const log = createLogger({ service: spec.name, level: LOG_LEVEL, ...(LOG_FORMAT ? { pretty: LOG_FORMAT === "pretty" } : {}) });
   const registry = createMetricsRegistry(spec.name);
   const health = { ready: false, ending: false };
   const starting = new AbortController();
