@@ -20,3 +20,4 @@ export * from "./nats-server.ts";
 export * from "./ports.ts";
 export * from "./s3.ts";
 export * from "./bytes.ts";
+export * from "./metrics.ts";
