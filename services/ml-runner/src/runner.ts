@@ -40,6 +40,11 @@ export async function startRunner(options: RunnerOptions): Promise<ServiceLifecy
   log.info({ stream: names.streams.mlTicks, durable: RUNNER_DURABLE, consumer: consumerAction, trainer: deps.trainer.kind }, "waiting for retrain ticks");
 
   const stopping = new AbortController();
+  /**
+   * Ticks taken but not finished when stop() came: handed back (nak) only after the subscription is closed, so the
+   * server gives them to another runner instead of back to this one's pull request.
+   */
+  const handBack: JsMsg[] = [];
 
   async function handle(msg: JsMsg): Promise<void> {
     let tick: TickEvent;
@@ -69,7 +74,7 @@ export async function startRunner(options: RunnerOptions): Promise<ServiceLifecy
     } catch (error) {
       if (stopping.signal.aborted) {
         log.info({ run: runId }, "run interrupted by stop; its tick is handed back");
-        msg.nak();
+        handBack.push(msg);
         return;
       }
       const stepError = error instanceof RunStepError ? error : null;
@@ -96,7 +101,7 @@ export async function startRunner(options: RunnerOptions): Promise<ServiceLifecy
   const loop = (async () => {
     for await (const msg of messages) {
       if (stopping.signal.aborted) {
-        msg.nak();
+        handBack.push(msg);
         continue;
       }
       await handle(msg);
@@ -116,6 +121,7 @@ export async function startRunner(options: RunnerOptions): Promise<ServiceLifecy
         stopping.abort(new Error("ml-runner stopping"));
         await messages.close();
         await loop.catch(() => {});
+        for (const msg of handBack.splice(0)) msg.nak();
         log.info("ml-runner stopped");
       })()),
   };
