@@ -19,4 +19,4 @@ export * from "./sagemaker/job-name.ts";
 export * from "./sagemaker/request.ts";
 export * from "./sagemaker/archives.ts";
 export * from "./sagemaker/trainer.ts";
-export { mlRunnerService, TRAIN_PY } from "./service.ts";
+export { checkSageMakerSetup, mlRunnerService, TRAIN_PY, trainerFor } from "./service.ts";

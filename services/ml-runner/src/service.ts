@@ -16,7 +16,7 @@ import type { Trainer } from "./trainer.ts";
 export const TRAIN_PY = fileURLToPath(new URL("../sagemaker/train.py", import.meta.url));
 
 /** The trainer a configuration selects: SageMaker when SAGEMAKER_ROLE_ARN is set, else in-process. */
-function trainerFor(config: MlRunnerConfig, objects: ObjectStore): { trainer: Trainer; close(): void } {
+export function trainerFor(config: MlRunnerConfig, objects: ObjectStore): { trainer: Trainer; close(): void } {
   const roleArn = config.SAGEMAKER_ROLE_ARN;
   if (!roleArn) return { trainer: localTrainer(), close: () => {} };
   const client = new SageMakerClient({ region: config.AWS_REGION, ...(config.SAGEMAKER_ENDPOINT ? { endpoint: config.SAGEMAKER_ENDPOINT } : {}) });
@@ -44,7 +44,7 @@ function trainerFor(config: MlRunnerConfig, objects: ObjectStore): { trainer: Tr
 }
 
 /** What SageMaker mode needs that the schema alone cannot check; thrown as a configuration error (exit 78). */
-function checkSageMakerSetup(config: MlRunnerConfig): void {
+export function checkSageMakerSetup(config: MlRunnerConfig): void {
   if (!config.SAGEMAKER_ROLE_ARN) return;
   const objectStore = objectStoreSelection(config);
   if (objectStore.kind !== "s3") {

@@ -45,7 +45,7 @@ import {
   waitFor,
   type S3TestServer,
 } from "@gapfill/testkit";
-import { createRunnerMetrics, localTrainer, runEvents, runSettingsOf, startRunner, type RunnerTuning, type Trainer } from "../src/index.ts";
+import { createRunnerMetrics, runEvents, runSettingsOf, startRunner, trainerFor, type RunnerTuning, type Trainer } from "../src/index.ts";
 
 export const SYMBOLS = ["BTCUSDT", "ETHUSDT"] as const;
 export const HORIZON_MS = 900_000;
@@ -116,7 +116,10 @@ export interface RunnerWorld {
   eventsOf(kind: string): MlEvent[];
   waitForEvent(kind: string, predicate?: (data: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<MlEvent>;
   publishTick(windowStart: number, intervalSeconds?: number, msgId?: string): Promise<TickEvent>;
-  /** A runner in this process on its own NATS connection (as another host would be); stopped by cleanup(). */
+  /**
+   * A runner in this process on its own NATS connection (as another host would be), with the trainer its
+   * configuration selects unless one is given; stopped by cleanup().
+   */
   startRunner(options?: { env?: Record<string, string>; trainer?: Trainer; tuning?: Partial<RunnerTuning> }): Promise<TestRunner>;
   cleanup(): Promise<void>;
 }
@@ -193,13 +196,14 @@ export async function createRunnerWorld(options: { env?: Record<string, string>;
       const runnerStore = await openStore(runnerConfig, { log, access: "read" });
       const runnerObjects = await openObjectStore(runnerConfig, { log });
       const registry = createMetricsRegistry("ml-runner");
+      const configured = trainerFor(runnerConfig, runnerObjects);
       const lifecycle = await startRunner({
         nc: runnerNc,
         names,
         deps: {
           store: runnerStore,
           objects: runnerObjects,
-          trainer: trainer ?? localTrainer(),
+          trainer: trainer ?? configured.trainer,
           events: runEvents(jetstream(runnerNc), names),
           metrics: createRunnerMetrics(registry),
           log,
@@ -217,6 +221,7 @@ export async function createRunnerWorld(options: { env?: Record<string, string>;
         stop: () =>
           (stopped ??= (async () => {
             await lifecycle.stop();
+            configured.close();
             await runnerObjects.close();
             await runnerStore.close();
             await runnerNc.drain();
