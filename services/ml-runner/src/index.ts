@@ -7,6 +7,7 @@ export * from "./local-trainer.ts";
 export * from "./evaluate.ts";
 export * from "./published-model.ts";
 export * from "./publish.ts";
+export * from "./models.ts";
 export * from "./events.ts";
 export * from "./run-record.ts";
 export * from "./run.ts";
