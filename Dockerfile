@@ -17,6 +17,7 @@ COPY services/binance-sim/package.json services/binance-sim/
 COPY services/ingestor/package.json services/ingestor/
 COPY services/recorder/package.json services/recorder/
 COPY services/gateway/package.json services/gateway/
+COPY services/ml-runner/package.json services/ml-runner/
 COPY services/stack/package.json services/stack/
 COPY services/provision/package.json services/provision/
 RUN npm ci --omit=dev --no-audit --no-fund

@@ -8,7 +8,7 @@ import { Supervisor } from "./supervisor.ts";
 export type StackMode = "live" | "demo";
 
 /** Services in start order; the simulator only in the demo. */
-const SERVICES = ["recorder", "ingestor", "gateway"] as const;
+const SERVICES = ["recorder", "ingestor", "gateway", "ml-runner"] as const;
 
 export interface StackOptions {
   mode: StackMode;
