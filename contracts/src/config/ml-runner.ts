@@ -28,10 +28,11 @@ export const mlRunnerConfigSchema = z
     /** Rows exported per run: embeddings with ts in the TRAIN_WINDOW_HOURS before the tick's window start. */
     TRAIN_WINDOW_HOURS: envNumber(168, 0.05, 24 * 366),
     /** Label horizon: a row is labelled up when the close this many seconds after its ts is above its close. */
-    ML_HORIZON_SECONDS: envInt(LABEL_HORIZON_MS / 1000, BAR_MS / 1000, 7 * 24 * 3600).refine(
-      (seconds) => (seconds * 1000) % BAR_MS === 0,
-      `expected a multiple of ${BAR_MS / 1000} seconds (one bar)`,
-    ),
+    ML_HORIZON_SECONDS: envInt(LABEL_HORIZON_MS / 1000, BAR_MS / 1000, 7 * 24 * 3600).refine((seconds) => (seconds * 1000) % BAR_MS === 0, {
+      message: `expected a multiple of ${BAR_MS / 1000} seconds (one bar)`,
+      // Only for a value in range: one problem per variable.
+      ...whenFieldsValid,
+    }),
     /** Fewer labelled rows than this (or rows of one class only) skip the run instead of training. */
     ML_MIN_ROWS: envInt(500, 10, 100_000_000),
     /** How much worse (holdout log loss) a candidate may be than the published model and still replace it. */
