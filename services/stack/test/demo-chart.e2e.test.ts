@@ -80,6 +80,7 @@ beforeAll(async () => {
       INGESTOR_METRICS_PORT: "0",
       RECORDER_METRICS_PORT: "0",
       GATEWAY_METRICS_PORT: "0",
+      ML_RUNNER_METRICS_PORT: "0",
       LOG_FORMAT: "json",
     },
     write: (text) => void output.push(text),
