@@ -78,6 +78,7 @@ export async function startRunner(options: RunnerOptions): Promise<ServiceLifecy
         return;
       }
       const stepError = error instanceof RunStepError ? error : null;
+      // Errors outside a step (reading the record, the started event) come before the export could begin.
       const step = stepError?.step ?? "export";
       const final = stepError?.final === true || delivery >= maxDeliveries;
       const reason = stepError ? (stepError.cause as Error)?.message ?? stepError.message : (error as Error).message;
