@@ -19,6 +19,7 @@ COPY services/recorder/package.json services/recorder/
 COPY services/embedder/package.json services/embedder/
 COPY services/scheduler/package.json services/scheduler/
 COPY services/gateway/package.json services/gateway/
+COPY services/ml-runner/package.json services/ml-runner/
 COPY services/stack/package.json services/stack/
 COPY services/provision/package.json services/provision/
 RUN npm ci --omit=dev --no-audit --no-fund

@@ -8,6 +8,7 @@ export * from "./api.ts";
 export * from "./ticks.ts";
 export * from "./model.ts";
 export * from "./features.ts";
+export * from "./ml-run.ts";
 export * from "./names.ts";
 export * from "./topology.ts";
 export * from "./sql.ts";

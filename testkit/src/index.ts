@@ -20,4 +20,6 @@ export * from "./nats-server.ts";
 export * from "./ports.ts";
 export * from "./s3.ts";
 export * from "./bytes.ts";
+export * from "./metrics.ts";
+export * from "./sagemaker.ts";
 export * from "./service-process.ts";

@@ -10,6 +10,8 @@ export interface ServiceProcess {
   /** stderr, and stdout lines that are not JSON. */
   stderr: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL (no chance to hand anything back), then waits for the exit. */
+  kill(): Promise<void>;
   /** The first log line with this `msg` (and these fields), once it is there; fails early if the process exits. */
   logged(msg: string, fields?: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
@@ -35,11 +37,12 @@ export function startServiceProcess(main: string, env: Record<string, string>): 
   });
   const matches = (line: Record<string, unknown>, msg: string, fields: Record<string, unknown>) =>
     line.msg === msg && Object.entries(fields).every(([key, value]) => line[key] === value);
-  return {
+  const service: ServiceProcess = {
     child,
     logs,
     stderr,
     exited,
+    kill: () => killServiceProcess(service),
     logged: async (msg, fields = {}, timeoutMs = 30_000) => {
       const seen = await waitFor(
         () => {
@@ -53,6 +56,7 @@ export function startServiceProcess(main: string, env: Record<string, string>): 
       return seen.line;
     },
   };
+  return service;
 }
 
 /** Kills a service process if it still runs (SIGKILL by default) and waits for it to exit. */

@@ -49,19 +49,6 @@ export const embedderConfigSchema = z
   }, whenFieldsValid);
 export type EmbedderConfig = z.infer<typeof embedderConfigSchema>;
 
-export const mlRunnerConfigSchema = z.object({
-  ...commonEnv,
-  ...storeEnv,
-  ...objectStoreEnv,
-  TRAIN_PREFIX: z.string().trim().min(1).default("train"),
-  MODEL_PREFIX: z.string().trim().min(1).default("model"),
-  /** When unset, training runs locally instead of on SageMaker. */
-  SAGEMAKER_ROLE_ARN: z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, "expected an IAM role ARN").optional(),
-  SM_TRAIN_INSTANCE: z.string().trim().min(1).default("ml.g4dn.xlarge"),
-  SM_FRAMEWORK_VERSION: z.string().trim().min(1).default("2.2"),
-});
-export type MlRunnerConfig = z.infer<typeof mlRunnerConfigSchema>;
-
 export const mlInferConfigSchema = z.object({
   ...commonEnv,
   ...storeEnv,

@@ -9,6 +9,7 @@ import {
   connectTestPostgres,
   deleteNamespaceStreams,
   dropTestSchema,
+  metricValue,
   provisionTestTopology,
   publishBars,
   readStreamBars,
@@ -79,11 +80,6 @@ async function run(ns: string, store: BarStore, overrides: Partial<RecorderDeps[
   });
   cleanups.push(() => recorder.stop());
   return { recorder, registry };
-}
-
-async function metricValue(registry: ReturnType<typeof createMetricsRegistry>, name: string): Promise<number> {
-  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
-  return (metric?.values ?? []).reduce((sum, v) => sum + Number(v.value), 0);
 }
 
 async function untilTableEqualsStream(ns: string, check: BarStore, symbols: string[], timeoutMs = 30_000) {

@@ -1,5 +1,7 @@
-import { namespaceSchema } from "@gapfill/contracts";
-import { connectNats, deleteEmbeddedStore, deleteTopology, type Logger } from "@gapfill/kit";
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { AWS_CREDENTIAL_VARIABLES, namespaceSchema } from "@gapfill/contracts";
+import { connectNats, deleteEmbeddedStore, deleteTopology, localObjectDir, type Logger } from "@gapfill/kit";
 
 /** Variables that lead to real bars or a real project: the demo never hands them to a service. */
 const REAL_DATA_VARIABLES = [
@@ -12,6 +14,14 @@ const REAL_DATA_VARIABLES = [
   "SUPABASE_JWKS_URL",
   "SUPABASE_JWT_SECRET",
   "SUPABASE_ALLOW_SUB",
+  // The ML jobs' bucket and SageMaker: the demo trains in-process and keeps its models under DATA_DIR.
+  "OBJECT_STORE",
+  "OBJECT_STORE_DIR",
+  "S3_ENDPOINT",
+  "LANDING_BUCKET",
+  "SAGEMAKER_ROLE_ARN",
+  "SAGEMAKER_ENDPOINT",
+  ...AWS_CREDENTIAL_VARIABLES,
 ] as const;
 
 export interface DemoIsolation {
@@ -41,13 +51,17 @@ export function demoIsolation(env: NodeJS.ProcessEnv): DemoIsolation {
 /**
  * Every demo starts a fresh simulated market: a new simulator draws another market over the same hours, so bars
  * left by an earlier demo would join the new ones with a jump in price and aggregate ids that run backwards. Deletes
- * the demo namespace's streams, bucket and embedded store file; returns what it removed.
+ * the demo namespace's streams, bucket, embedded store file and object folder (training sets and models of the old
+ * market); returns what it removed.
  */
 export async function resetDemoData(options: { natsUrl: string; namespace: string; dataDir: string; log: Logger }): Promise<string[]> {
   const nc = await connectNats({ url: options.natsUrl, name: "gapfill-stack", log: options.log });
   try {
     const streams = await deleteTopology(nc, options.namespace);
-    return [...streams, ...deleteEmbeddedStore(options.dataDir, options.namespace)];
+    const objects = localObjectDir(join(options.dataDir, "objects"), options.namespace);
+    const hadObjects = existsSync(objects);
+    rmSync(objects, { recursive: true, force: true });
+    return [...streams, ...deleteEmbeddedStore(options.dataDir, options.namespace), ...(hadObjects ? [objects] : [])];
   } finally {
     await nc.close();
   }

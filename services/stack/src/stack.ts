@@ -8,7 +8,7 @@ import { Supervisor } from "./supervisor.ts";
 export type StackMode = "live" | "demo";
 
 /** Services in start order; the simulator only in the demo. */
-const SERVICES = ["recorder", "embedder", "scheduler", "ingestor", "gateway"] as const;
+const SERVICES = ["recorder", "embedder", "scheduler", "ingestor", "gateway", "ml-runner"] as const;
 
 /** The demo ticks often enough to watch: a retrain every 2 minutes, an inference every 30 s (unless set). */
 const DEMO_TICK_INTERVALS = { ML_INTERVAL_SECONDS: "120", INFER_INTERVAL_SECONDS: "30" } as const;

@@ -20,6 +20,11 @@ describe("demoIsolation", () => {
     expect(demoIsolation({ BINANCE_SYMBOL: "BTCUSDT" }).ignored).toEqual([]);
   });
 
+  it("keeps the ML jobs off the real bucket and SageMaker: their variables are left out too", () => {
+    const env = { LANDING_BUCKET: "prod-landing", AWS_ACCESS_KEY_ID: "AKIA", SAGEMAKER_ROLE_ARN: "arn:aws:iam::123456789012:role/r", ML_MIN_ROWS: "10" };
+    expect(demoIsolation(env).ignored).toEqual(["LANDING_BUCKET", "SAGEMAKER_ROLE_ARN", "AWS_ACCESS_KEY_ID"]);
+  });
+
   it("refuses, naming NATS_NAMESPACE, a namespace with no room for the suffix or not valid at all", () => {
     expect(() => demoIsolation({ NATS_NAMESPACE: "x".repeat(28) })).toThrow(/^NATS_NAMESPACE: .*up to 27/);
     expect(() => demoIsolation({ NATS_NAMESPACE: "bad.name" })).toThrow(/^NATS_NAMESPACE: /);

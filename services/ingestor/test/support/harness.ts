@@ -5,7 +5,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { expect } from "vitest";
 import { BAR_MS, closedBarSchema, ingestorConfigSchema, natsNames, type ClosedBar, type IngestorConfig, type NatsNames } from "@gapfill/contracts";
-import { createLogger, loadConfig, type Logger, type NatsConnection, type Registry } from "@gapfill/kit";
+import { createLogger, loadConfig, type Logger, type NatsConnection } from "@gapfill/kit";
 import {
   connectTestNats,
   deleteNamespaceStreams,
@@ -14,6 +14,8 @@ import {
   uniqueNamespace,
   waitFor,
 } from "@gapfill/testkit";
+
+export { metricValue } from "@gapfill/testkit";
 import { startSim, type RunningSim, type SimOptions } from "@gapfill/binance-sim";
 import { startIngestor, type IngestorTuning, type RunningIngestor } from "../../src/index.ts";
 import { startRecordingProxy, type ProxyFaults, type RecordingProxy } from "./recording-proxy.ts";
@@ -159,13 +161,4 @@ export function expectSeriesMatchesTruth(records: readonly StoredBarRecord[], si
     expect(bar, `bar at ${new Date(bar.ts).toISOString()}`).toEqual(comparable);
   });
   return { bars: records.length, withIds };
-}
-
-/** The value of a counter or gauge in a registry, summed over the series whose labels include `labels`. */
-export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
-  if (!metric) throw new Error(`no metric ${name}`);
-  return metric.values
-    .filter((value) => Object.entries(labels).every(([key, wanted]) => String(value.labels[key]) === wanted))
-    .reduce((sum, value) => sum + value.value, 0);
 }
