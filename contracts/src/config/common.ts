@@ -5,6 +5,10 @@ import { envInt, logFormatSchema, logLevelSchema, namespaceSchema, natsUrlSchema
 export const natsEnv = {
   /** NATS server(s) with JetStream: `nats://host:port`, or a comma list of a cluster's servers. */
   NATS_URL: natsUrlSchema,
+  /**
+   * Prefix of every stream (`<ns>_BARS`), subject (`<ns>.bars.15s.…`) and bucket, and of the local store's files and
+   * object folders, so tests and deployments can share one server and one DATA_DIR.
+   */
   NATS_NAMESPACE: namespaceSchema,
 };
 

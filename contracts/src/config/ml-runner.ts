@@ -37,22 +37,34 @@ export const mlRunnerConfigSchema = z
     ML_MIN_ROWS: envInt(500, 10, 100_000_000),
     /** How much worse (holdout log loss) a candidate may be than the published model and still replace it. */
     ML_GATE_TOLERANCE: envNumber(0, 0, 10),
+    /** Seed of the in-process trainer (and train.py): the same rows and seed give the same model. */
     ML_SEED: envInt(HP.seed, 0, 2_147_483_647),
+    /** Training epochs. */
     ML_EPOCHS: envInt(HP.epochs, 1, 10_000),
+    /** Hidden units of the one-hidden-layer network. */
     ML_HIDDEN: envInt(HP.hidden, 1, 4096),
+    /** Adam learning rate. */
     ML_LEARNING_RATE: envNumber(HP.lr, 1e-7, 10),
+    /** Mini-batch size. */
     ML_BATCH_SIZE: envInt(HP.batch_size, 1, 1_000_000),
+    /** L2 weight penalty. */
     ML_L2: envNumber(HP.l2, 0, 10),
+    /**
+     * Share of the newest rows held out to evaluate and gate (training rows whose label horizon reaches it are
+     * dropped).
+     */
     ML_HOLDOUT_FRACTION: envNumber(HP.holdout_fraction, 0.01, 0.9),
     /** Deliveries of one tick before the run is given up (`ml.run.failed` with final: true). */
     ML_MAX_DELIVERIES: envInt(5, 1, 100),
     /** JetStream ack wait of the tick consumer; a live runner renews it (in-progress acks) every third of it. */
     ML_ACK_WAIT_SECONDS: envInt(60, 1, 3600),
+    /** The ml-runner's metrics port (`0` = any free port). */
     ML_RUNNER_METRICS_PORT: portSchema(9106),
     /** When set, training runs as a SageMaker training job under this role; unset: in-process. */
     SAGEMAKER_ROLE_ARN: z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, "expected an IAM role ARN").optional(),
     /** Another SageMaker API endpoint (a VPC endpoint, a stand-in); unset: the region's public endpoint. */
     SAGEMAKER_ENDPOINT: envUrl(["http", "https"]).optional(),
+    /** SageMaker training instance type (GPU images for the ml.g and ml.p families). */
     SM_TRAIN_INSTANCE: z
       .string()
       .trim()

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { envUrl, namespaceSchema } from "./env.ts";
+import { natsEnv } from "./common.ts";
+import { envUrl } from "./env.ts";
 import { storeEnv } from "./store.ts";
 
 /**
@@ -58,8 +59,8 @@ export const objectStoreEnv = {
   /** Local directory of objects; unset: `objects` under DATA_DIR. A relative path is taken from the repository root. */
   OBJECT_STORE_DIR: z.string().trim().min(1).optional(),
   DATA_DIR: storeEnv.DATA_DIR,
-  /** The local directory keeps one folder per namespace, as the embedded store keeps one file per namespace. */
-  NATS_NAMESPACE: namespaceSchema,
+  // The local directory keeps one folder per namespace, as the embedded store keeps one file per namespace.
+  NATS_NAMESPACE: natsEnv.NATS_NAMESPACE,
   ...awsCredentialEnv,
 };
 

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { envBool, envUrl, namespaceSchema } from "./env.ts";
+import { natsEnv } from "./common.ts";
+import { envBool, envUrl } from "./env.ts";
 
 /**
  * Where bars are stored (SPEC §8). `DATABASE_URL` wins for data when both it and `SUPABASE_URL` are set; with
@@ -30,8 +31,8 @@ export const storeEnv = {
    * local secret, local objects. A relative path is under the repository root.
    */
   DATA_DIR: z.string().trim().min(1).default(".data"),
-  /** The embedded store keeps one file per namespace, as JetStream keeps one stream per namespace. */
-  NATS_NAMESPACE: namespaceSchema,
+  // The embedded store keeps one file per namespace, as JetStream keeps one stream per namespace.
+  NATS_NAMESPACE: natsEnv.NATS_NAMESPACE,
 };
 
 export const storeConfigSchema = z.object(storeEnv);
