@@ -12,7 +12,7 @@ import { BAR_MS, barOpenTime, flatBar, type ClosedBar, type FormingBar } from "@
 import { ExactQuoteSum, ExactVolumeSum, renderScaled } from "./exact.ts";
 import type { Kline, Trade } from "./binance/wire.ts";
 
-/** What happened to one trade. `late` means it belongs to a bar already closed (the caller's seam is wrong). */
+/** What happened to one trade. `late` means it belongs to a bar already closed (the caller's kline handover is wrong). */
 export type FoldResult = "added" | "audit" | "late";
 
 const NO_BARS: readonly ClosedBar[] = Object.freeze([]);

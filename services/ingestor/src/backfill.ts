@@ -1,6 +1,6 @@
 /**
  * Closed history, fast: whole bars from 1 s klines (1,000 seconds per request), then the first aggregate trade at
- * or after the seam, where the trade path (with ids) takes over and joins the live stream by id.
+ * or after the handover, where the trade path (with ids) takes over and joins the live stream by id.
  *
  * Klines are only asked for seconds that ended at least `settleMs` ago, so the still-open kline is never read, and
  * only up to a bar boundary, so no bar mixes klines and trades. Seconds without trades may come back as empty
@@ -29,7 +29,7 @@ export interface BackfillDeps {
 
 /**
  * Folds 1 s klines into `aggregator` from its forming bar up to the newest settled bar boundary, handing closed
- * bars to `onBars` page by page. Returns the seam: the bar boundary where klines stopped. REST retries what can be
+ * bars to `onBars` page by page. Returns the handover: the bar boundary where klines stopped and trades take over. REST retries what can be
  * retried; whatever it throws (a refused request, an answer we cannot read) ends the backfill.
  */
 export async function backfillFromKlines(
@@ -69,22 +69,22 @@ export async function backfillFromKlines(
 }
 
 /**
- * The first aggregate trade at or after `seamTs` anchors the id sequence. Returns that id and the page of trades
- * from it (which may be empty: then the id is the one after the newest trade, which is older than the seam).
+ * The first aggregate trade at or after `handoverTs` anchors the id sequence. Returns that id and the page of trades
+ * from it (which may be empty: then the id is the one after the newest trade, which is older than the handover).
  */
-export async function findSeamTrades(
+export async function findHandoverTrades(
   deps: BackfillDeps,
-  seamTs: number,
+  handoverTs: number,
 ): Promise<{ firstId: number; trades: Trade[] }> {
   const { symbol, rest } = deps;
   for (;;) {
     if (deps.isStopped()) throw new RestStoppedError("stopped during backfill");
-    const trades = await rest.aggTrades({ symbol, startTime: seamTs, endTime: seamTs + HOUR_MS - 1 });
+    const trades = await rest.aggTrades({ symbol, startTime: handoverTs, endTime: handoverTs + HOUR_MS - 1 });
     if (trades.length > 0) return { firstId: trades[0]!.id, trades };
-    // Nothing since the seam yet: the sequence continues after the newest trade, if it is older than the seam.
+    // Nothing since the handover yet: the sequence continues after the newest trade, if it is older than the handover.
     const [newest] = await rest.aggTrades({ symbol, limit: 1 });
     if (!newest) return { firstId: 0, trades: [] };
-    if (newest.time < seamTs) return { firstId: newest.id + 1, trades: [] };
+    if (newest.time < handoverTs) return { firstId: newest.id + 1, trades: [] };
     // A trade landed between the two requests: ask again by time.
   }
 }

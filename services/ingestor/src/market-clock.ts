@@ -1,5 +1,5 @@
 /**
- * Market time: the host's clock corrected by its offset from Binance's. Bar boundaries, the kline seam and the
+ * Market time: the host's clock corrected by its offset from Binance's. Bar boundaries, the kline handover and the
  * grace period are Binance's times, so a host clock that runs ahead would close bars before Binance has finished
  * them, and one that runs behind would hold them (and take fresh trades for future ones). The offset is measured
  * from `GET /api/v3/time` at start and every hour.

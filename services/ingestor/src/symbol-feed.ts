@@ -13,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { BAR_MS, type FormingBar } from "@gapfill/contracts";
 import { backoffDelayMs, type Logger } from "@gapfill/kit";
 import { BarAggregator } from "./aggregate.ts";
-import { backfillFromKlines, findSeamTrades } from "./backfill.ts";
+import { backfillFromKlines, findHandoverTrades } from "./backfill.ts";
 import { PAGE_LIMIT, RestStoppedError, type BinanceRest } from "./binance/rest.ts";
 import type { Trade } from "./binance/wire.ts";
 import { TradeSequencer } from "./continuity.ts";
@@ -119,16 +119,16 @@ export class SymbolFeed {
       isStopped: () => this.stopped,
     };
     try {
-      const seamTs = await backfillFromKlines(backfillDeps, aggregator, (bars) => this.deps.publisher.enqueue(bars));
-      const seam = await findSeamTrades(backfillDeps, seamTs);
+      const handoverTs = await backfillFromKlines(backfillDeps, aggregator, (bars) => this.deps.publisher.enqueue(bars));
+      const handover = await findHandoverTrades(backfillDeps, handoverTs);
       if (this.stopped) return;
-      this.sequencer.anchorAt(seam.firstId);
-      this.restTrades.inc(seam.trades.length);
-      for (const trade of seam.trades) this.offer(trade);
-      const lastId = seam.trades.at(-1)?.id;
+      this.sequencer.anchorAt(handover.firstId);
+      this.restTrades.inc(handover.trades.length);
+      for (const trade of handover.trades) this.offer(trade);
+      const lastId = handover.trades.at(-1)?.id;
       this.fold(lastId === undefined ? this.sequencer.drain() : this.sequencer.settleThrough(lastId));
       this.state = "live";
-      this.log.info({ seam: new Date(seamTs).toISOString(), firstId: seam.firstId }, "backfill done; following the live stream");
+      this.log.info({ handover: new Date(handoverTs).toISOString(), firstId: handover.firstId }, "backfill done; following the live stream");
       this.requestCatchUp("join");
     } catch (error) {
       if (error instanceof RestStoppedError && this.stopped) return;

@@ -284,14 +284,14 @@ describe("trades and 1 s klines give the same bars", () => {
 
   it("continues a kline-built history with trade-built bars at a bar boundary", () => {
     fc.assert(
-      fc.property(tapeArbitrary(BARS), fc.integer({ min: 1, max: BARS - 1 }), (trades, seamBars) => {
-        const seam = T0 + seamBars * BAR_MS;
+      fc.property(tapeArbitrary(BARS), fc.integer({ min: 1, max: BARS - 1 }), (trades, handoverBars) => {
+        const handover = T0 + handoverBars * BAR_MS;
         const aggregator = new BarAggregator("BTCUSDT", T0, null);
-        for (const kline of parseKlineRows(klineRows(trades, true, T0, seam), "BTCUSDT")) aggregator.addKline(kline);
-        aggregator.closeThrough(seam);
-        for (const t of trades.filter((t) => t.time >= seam)) aggregator.addTrade(t);
+        for (const kline of parseKlineRows(klineRows(trades, true, T0, handover), "BTCUSDT")) aggregator.addKline(kline);
+        aggregator.closeThrough(handover);
+        for (const t of trades.filter((t) => t.time >= handover)) aggregator.addTrade(t);
         aggregator.closeThrough(T0 + BARS * BAR_MS);
-        const expected = referenceBars(trades, BARS).map((bar) => (bar.ts < seam ? { ...bar, first_agg_id: null, last_agg_id: null } : bar));
+        const expected = referenceBars(trades, BARS).map((bar) => (bar.ts < handover ? { ...bar, first_agg_id: null, last_agg_id: null } : bar));
         expect(aggregator.takeClosed()).toEqual(expected);
       }),
     );
