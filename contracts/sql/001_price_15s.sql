@@ -1,4 +1,4 @@
--- Closed 15 s bars (SPEC §3, §8). Applied idempotently at start by the Postgres store adapter; paste into the
+-- Closed 15 s bars: ts is the bar's open time (epoch ms on the wire, timestamptz here). Applied idempotently at start by the Postgres store adapter; paste into the
 -- Supabase SQL editor for a Supabase project. Unqualified names, so the connection's search_path picks the schema.
 create table if not exists price_15s (
   symbol           text        not null,

@@ -44,7 +44,7 @@ function checkBarConsistency(bar: BarLike & AggIds, ctx: z.RefinementCtx): void 
     ctx.addIssue({ code: "custom", path: ["last_agg_id"], message: "must be >= first_agg_id" });
 }
 
-/** A closed 15 s bar as published on `bars.15s.<SYMBOL>` and sent as SSE `event: bar` (SPEC §3). */
+/** A closed 15 s bar as published on `bars.15s.<SYMBOL>` and sent as SSE `event: bar`. */
 export const closedBarSchema = z.strictObject(barFields).superRefine(checkBarConsistency);
 export type ClosedBar = z.infer<typeof closedBarSchema>;
 

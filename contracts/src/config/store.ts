@@ -3,7 +3,7 @@ import { natsEnv } from "./common.ts";
 import { envBool, envUrl } from "./env.ts";
 
 /**
- * Where bars are stored (SPEC §8). `DATABASE_URL` wins for data when both it and `SUPABASE_URL` are set; with
+ * Where bars, embeddings and predictions are stored. `DATABASE_URL` wins for data when both it and `SUPABASE_URL` are set; with
  * neither, the embedded store under `DATA_DIR` is used.
  */
 export const storeEnv = {

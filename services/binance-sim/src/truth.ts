@@ -14,7 +14,7 @@ function isAuditRecord(row: AggTradeRow): boolean {
 const toNumber = (value: Decimal) => Number(value.toString());
 
 /**
- * Ground truth: the exact 15 s bars (SPEC §3) with open time in [fromTs, toTs) that have closed by `clock`, computed
+ * Ground truth: the exact 15 s bars with open time in [fromTs, toTs) that have closed by `clock`, computed
  * from the aggregate trades exactly as the REST API serves them (decimal strings, summed with decimal.js). It shares
  * no code with the kline builder, nor with any consumer's aggregator. Bars before the tape's first valid trade do
  * not exist (they have no previous close).

@@ -2,7 +2,7 @@
  * The bar aggregator: a pure, synchronous transform with no timers, sockets or NATS. Feed it trades (in id order)
  * or closed 1 s klines (in time order) and tell it how far time is known to have advanced; read closed 15 s bars.
  *
- * Time rules (SPEC §3): a bar's `ts` is its open time and covers [ts, ts + 15 000). The first record at or past a
+ * Time rules: a bar's `ts` is its open time and covers [ts, ts + 15 000). The first record at or past a
  * bar's end closes it at once; `closeThrough(t)` closes every bar that ends at or before `t` (the caller knows all
  * data before `t` has arrived). An interval without trades becomes a flat bar at the previous close. Until the
  * first trade is seen there is no previous close, so a series that starts in a quiet interval begins at the first

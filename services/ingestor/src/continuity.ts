@@ -4,7 +4,7 @@
  * has come out or is known not to exist. An id jump leaves a hole that the feed repairs from REST by `fromId`; an
  * overlap (a replayed or duplicated frame, a REST page overlapping the WebSocket) is dropped by id.
  *
- * Ids are not promised to be contiguous (SPEC §4), so a hole is a reason to ask REST, not proof of loss: what a
+ * Binance does not promise aggregate-trade ids are contiguous, so a hole is a reason to ask REST, not proof of loss: what a
  * REST page starting at `fromId` does not contain up to its last id does not exist (`settleThrough`).
  */
 import type { Trade } from "./binance/wire.ts";

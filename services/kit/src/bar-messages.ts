@@ -5,7 +5,7 @@ export type DecodedBar = { ok: true; bar: ClosedBar } | { ok: false; reason: str
 
 /**
  * The one decoder of stored bars (recorder, gateway, ingestor, embedder).
- * A `bars.15s.<SYMBOL>` message → a closed bar, or why it is not one: not UTF-8 JSON, not the SPEC §3 shape, or a
+ * A `bars.15s.<SYMBOL>` message → a closed bar, or why it is not one: not UTF-8 JSON, not the closed-bar shape, or a
  * bar of another symbol than its subject names.
  */
 export function decodeBarMessage(subject: string, data: Uint8Array): DecodedBar {
