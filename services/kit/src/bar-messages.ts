@@ -1,4 +1,4 @@
-import { closedBarSchema, describeIssues, symbolOfSubject, type ClosedBar } from "@gapfill/contracts";
+import { closedBarSchema, describeIssues, isClosedBar, symbolOfSubject, type ClosedBar } from "@gapfill/contracts";
 
 export type DecodedBar = { ok: true; bar: ClosedBar } | { ok: false; reason: string };
 
@@ -16,11 +16,14 @@ export function decodeBarMessage(subject: string, data: Uint8Array): DecodedBar 
   } catch (error) {
     return { ok: false, reason: `not JSON: ${(error as Error).message}` };
   }
-  const parsed = closedBarSchema.safeParse(json);
-  if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
-  const subjectSymbol = symbolOfSubject(subject);
-  if (parsed.data.symbol !== subjectSymbol) {
-    return { ok: false, reason: `symbol ${parsed.data.symbol} published on the subject of ${subjectSymbol}` };
+  let bar: ClosedBar;
+  if (isClosedBar(json)) bar = json;
+  else {
+    const parsed = closedBarSchema.safeParse(json);
+    if (!parsed.success) return { ok: false, reason: describeIssues(parsed.error) };
+    bar = parsed.data;
   }
-  return { ok: true, bar: parsed.data };
+  const subjectSymbol = symbolOfSubject(subject);
+  if (bar.symbol !== subjectSymbol) return { ok: false, reason: `symbol ${bar.symbol} published on the subject of ${subjectSymbol}` };
+  return { ok: true, bar };
 }
