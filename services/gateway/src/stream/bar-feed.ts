@@ -32,6 +32,8 @@ export interface BarFeedDeps {
   log: Logger;
   /** Called once per fan-out with how many streams the bar was written to. */
   onFanOut?: (written: number) => void;
+  /** Called with the open time of every bar read from the stream, before any stream is written to. */
+  onStoredBar?: (ts: number) => void;
 }
 
 /** Bars published late (a backfill) are stored well after their open time: hydrate from this much earlier. */
@@ -53,6 +55,9 @@ export class BarFeed {
   private messages: ConsumerMessages | null = null;
   private formingSub: Subscription | null = null;
   private closed = false;
+  /** Stream sequence of the newest message read, and who waits for a sequence to be read. */
+  private readSeq = 0;
+  private readonly seqWaiters: { seq: number; resolve: () => void }[] = [];
   readonly ready: Promise<void>;
   private markReady!: () => void;
 
@@ -62,6 +67,11 @@ export class BarFeed {
 
   get floor(): number {
     return this.windowFloor;
+  }
+
+  /** Whether the window holds every bar the feed has read with ts >= lo: lo lies above a known floor. */
+  covers(lo: number): boolean {
+    return this.floorKnown && lo > this.windowFloor;
   }
 
   get lastTs(): number | null {
@@ -86,8 +96,51 @@ export class BarFeed {
 
   private onStored(msg: JsMsg): void {
     const bar = parseStoredBar(msg.data, msg.subject, this.deps.log);
-    if (bar) this.append(bar.ts, barEvent(bar));
+    if (bar) {
+      this.deps.onStoredBar?.(bar.ts);
+      this.append(bar.ts, barEvent(bar));
+    }
+    this.readSeq = msg.seq;
+    if (this.seqWaiters.length > 0) this.releaseSeqWaiters();
     if (msg.info.pending === 0) this.markReady();
+  }
+
+  private releaseSeqWaiters(): void {
+    for (let i = this.seqWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.seqWaiters[i]!;
+      if (waiter.seq > this.readSeq) continue;
+      this.seqWaiters.splice(i, 1);
+      waiter.resolve();
+    }
+  }
+
+  /**
+   * Resolves true once every message of the subject up to stream sequence `seq` has been read (and its bar handed
+   * to onStoredBar and the fan-out), false if that takes longer than `timeoutMs`.
+   */
+  readUpTo(seq: number, timeoutMs: number): Promise<boolean> {
+    if (seq <= this.readSeq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = {
+        seq,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.seqWaiters.splice(this.seqWaiters.indexOf(waiter), 1);
+        resolve(false);
+      }, timeoutMs);
+      this.seqWaiters.push(waiter);
+    });
+  }
+
+  /** Open times of the window's bars with lo <= ts <= hi, oldest first. Valid only for lo > floor. */
+  barTsBetween(lo: number, hi: number): number[] {
+    const out: number[] = [];
+    for (let i = this.indexAfter(lo - 1); i < this.entries.length && this.entries[i]!.ts <= hi; i++) out.push(this.entries[i]!.ts);
+    return out;
   }
 
   private append(ts: number, event: string): void {

@@ -1,7 +1,8 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EndReason, NatsNames } from "@gapfill/contracts";
-import type { Logger } from "@gapfill/kit";
+import { withTimeout, type Logger } from "@gapfill/kit";
+import { Coalesced } from "../coalesced.ts";
 import { BarFeed, type BarEntry } from "./bar-feed.ts";
 import type { GapStream } from "./gap-stream.ts";
 import { replayFromJetStream } from "./jetstream-replay.ts";
@@ -16,6 +17,8 @@ export interface HubDeps {
   now: () => number;
   log: Logger;
   onFanOut?: (written: number) => void;
+  /** Every bar read from the stream, per symbol, before it is fanned out (bootstrap pages are dropped by it). */
+  onStoredBar?: (symbol: string, ts: number) => void;
 }
 
 /**
@@ -26,6 +29,8 @@ export class Hub {
   private readonly feeds = new Map<string, BarFeed>();
   private readonly streams = new Map<string, Set<GapStream>>();
   private readonly heartbeat: NodeJS.Timeout;
+  /** Direct gets of a subject's last sequence, shared by the requests that wait for one (see Coalesced). */
+  private readonly lastSeqReads = new Coalesced<string, number | null>();
 
   private constructor(
     private readonly deps: HubDeps,
@@ -51,6 +56,7 @@ export class Hub {
         now: deps.now,
         log: deps.log.child({ symbol }),
         onFanOut: deps.onFanOut,
+        onStoredBar: deps.onStoredBar && ((ts) => deps.onStoredBar!(symbol, ts)),
       });
       hub.feeds.set(symbol, feed);
       await feed.start();
@@ -72,6 +78,28 @@ export class Hub {
     const subject = this.deps.names.subjects.bars(symbol);
     const first = await this.jsm.direct.getMessage(this.deps.names.streams.bars, { seq: 1, next_by_subj: subject });
     return first ? (parseStoredBar(first.data, subject, this.deps.log)?.ts ?? null) : null;
+  }
+
+  /**
+   * Resolves true once the symbol's feed has read every bar the stream held when this was called (the subject's
+   * last sequence, read now by a direct get); false when NATS does not answer or the feed is not there within
+   * `timeoutMs`.
+   */
+  async caughtUp(symbol: string, timeoutMs: number): Promise<boolean> {
+    const feed = this.feeds.get(symbol);
+    if (!feed) return false;
+    const { streams, subjects } = this.deps.names;
+    try {
+      const lastSeq = await this.lastSeqReads.run(symbol, async (seal) => {
+        seal();
+        const last = await withTimeout(this.jsm.direct.getMessage(streams.bars, { last_by_subj: subjects.bars(symbol) }), timeoutMs, "direct get");
+        return last?.seq ?? null;
+      });
+      return lastSeq === null || (await feed.readUpTo(lastSeq, timeoutMs));
+    } catch (error) {
+      this.deps.log.debug({ err: error, symbol }, "could not read the stream's last sequence");
+      return false;
+    }
   }
 
   replayOlder(symbol: string): (afterTs: number) => AsyncGenerator<BarEntry> {

@@ -2,7 +2,7 @@ import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Sql } from "postgres";
 import { barMsgId, gatewayConfigSchema, natsNames, type ClosedBar, type GatewayConfig, type NatsNames } from "@gapfill/contracts";
-import { createLogger, ensureJetStream, loadConfig, openStore, type BarStore, type Logger } from "@gapfill/kit";
+import { createLogger, ensureJetStream, loadConfig, openStore, type BarPageQuery, type BarStore, type Logger } from "@gapfill/kit";
 import {
   connectTestNats,
   connectTestPostgres,
@@ -97,6 +97,7 @@ export async function startGateway(
     listen = false,
     now,
     log = env.log,
+    store = env.store,
     configure,
   }: {
     config?: GatewayConfig;
@@ -104,11 +105,13 @@ export async function startGateway(
     listen?: boolean;
     now?: () => number;
     log?: Logger;
+    /** The env's store, or a wrapper around it (e.g. one that counts reads). */
+    store?: BarStore;
     /** Called before the app is ready, e.g. to add a hook that holds requests at a chosen point. */
     configure?: (app: FastifyInstance) => void;
   } = {},
 ): Promise<RunningGateway> {
-  const app = await buildApp({ config, log, nc: env.nc, store: env.store, tuning, now });
+  const app = await buildApp({ config, log, nc: env.nc, store, tuning, now });
   configure?.(app);
   let url = "";
   if (listen) {
@@ -118,4 +121,19 @@ export async function startGateway(
     await app.ready();
   }
   return { app, url, close: () => app.close() };
+}
+
+/** The store, with every pageNewestFirst call's query appended to `reads` (the gateway reads nothing else per page). */
+export function countingReads(store: BarStore, reads: BarPageQuery[]): BarStore {
+  return {
+    kind: store.kind,
+    lastBarTs: (symbol) => store.lastBarTs(symbol),
+    pageNewestFirst: (symbol, query) => {
+      reads.push(query);
+      return store.pageNewestFirst(symbol, query);
+    },
+    upsertBars: (bars) => store.upsertBars(bars),
+    ping: () => store.ping(),
+    close: () => store.close(),
+  };
 }
