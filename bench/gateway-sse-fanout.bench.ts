@@ -3,7 +3,8 @@
  * NATS JetStream and Postgres), clients in a separate process. For each size it measures
  *   - delivery latency of a new bar to every client (p50/p99, median of 7 rounds): from the bar's publish to
  *     JetStream until each client has read it;
- *   - RSS per client: (gateway RSS with N live streams - RSS before they connected) / N;
+ *   - RSS per client: (gateway RSS with N live streams - RSS before they connected) / N, right after connecting and
+ *     again after ten seconds without traffic (the garbage of connecting them collected);
  * and the same two figures for the floor: a bare node:http process writing the same event string to the same
  * number of sockets (latency from its first write). Also: session starts per second over HTTP against the floor
  * of a bare node:http process making only the two I/O calls a start needs (the seam read + KV create), driven
@@ -29,7 +30,7 @@ import {
   uniqueNamespace,
 } from "@gapfill/kit/testing";
 import { signLocalToken } from "../services/gateway/src/index.ts";
-import { median, now, quantile, startGatewayProcess, stopProcess } from "./gateway-support.ts";
+import { ask, median, now, quantile, runPool, startFloor, startGatewayProcess, stopProcess } from "./gateway-support.ts";
 
 const SIZES = [1000, 5000, 10_000];
 /** Measured rounds per size, after one warm-up round (JIT, first GC) that is not counted. */
@@ -43,33 +44,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 function rssKb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
   return Number(line!.replace(/\D+/g, ""));
-}
-
-/** Sends a command and resolves with the first message of the given type. */
-function ask<T>(child: ChildProcess, command: object | null, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: { type: string }) => {
-      if (message.type !== type) return;
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      resolve(message as T);
-    };
-    const onExit = (code: number | null) => reject(new Error(`child exited (${code}) while waiting for ${type}`));
-    child.on("message", onMessage);
-    child.once("exit", onExit);
-    if (command) child.send(command);
-  });
-}
-
-async function runPool(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<number> {
-  let next = 0;
-  const started = now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) await task(next++);
-    }),
-  );
-  return now() - started;
 }
 
 function startClients(): Promise<ChildProcess> {
@@ -93,17 +67,16 @@ interface Figures {
   p50: number;
   p99: number;
   rssPerClientKb: number;
+  /** After the latency rounds and SETTLE_MS without traffic: what holding the clients costs once the garbage of
+   * connecting them is collected. */
+  settledRssPerClientKb: number;
 }
 
-async function startFloor(env: Record<string, string> = {}): Promise<{ floor: ChildProcess; port: number }> {
-  const floor = fork(join(here, "gateway-floor-server.ts"), [], {
-    execArgv: ["--import", "tsx"],
-    stdio: "inherit",
-    env: { ...process.env, ...env },
-  });
-  const { port } = await ask<{ port: number }>(floor, null, "listening");
-  return { floor, port };
-}
+const SETTLE_MS = 10_000;
+const settledRssKb = async (pid: number) => {
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+  return rssKb(pid);
+};
 
 async function measureFloor(size: number, sample: ClosedBar): Promise<Figures> {
   const { floor, port } = await startFloor();
@@ -123,10 +96,11 @@ async function measureFloor(size: number, sample: ClosedBar): Promise<Figures> {
     p99s.push(quantile(latencies, 0.99));
     await new Promise((resolve) => setTimeout(resolve, 300));
   }
+  const settled = await settledRssKb(floor.pid!);
   await ask(clients, { type: "close" }, "closed");
   floor.send({ type: "stop" });
   await new Promise((resolve) => floor.once("exit", resolve));
-  return { p50: median(p50s), p99: median(p99s), rssPerClientKb: (after - before) / size };
+  return { p50: median(p50s), p99: median(p99s), rssPerClientKb: (after - before) / size, settledRssPerClientKb: (settled - before) / size };
 }
 
 async function main(): Promise<void> {
@@ -191,7 +165,9 @@ async function main(): Promise<void> {
     );
 
     const sample = history.at(-1)!;
-    console.log("\nclients | gateway p50 / p99 ms | floor p50 / p99 ms | ratio p50 / p99 | RSS/client gateway / floor KB | ratio");
+    console.log(
+      "\nclients | gateway p50 / p99 ms | floor p50 / p99 ms | ratio p50 / p99 | RSS/client gateway / floor KB, at connect | ratio | settled | ratio",
+    );
     for (const size of SIZES) {
       const floor = await measureFloor(size, sample);
 
@@ -218,14 +194,16 @@ async function main(): Promise<void> {
         p99s.push(quantile(latencies, 0.99));
         await new Promise((resolve) => setTimeout(resolve, 300));
       }
+      const settled = await settledRssKb(gateway.child.pid!);
       await ask(clients, { type: "close" }, "closed");
       await stopProcess(gateway.child);
-      const g = { p50: median(p50s), p99: median(p99s), rssPerClientKb: (after - before) / size };
+      const g = { p50: median(p50s), p99: median(p99s), rssPerClientKb: (after - before) / size, settledRssPerClientKb: (settled - before) / size };
       console.log(
         `${String(size).padStart(7)} | ${g.p50.toFixed(1).padStart(8)} / ${g.p99.toFixed(1).padStart(6)} | ` +
           `${floor.p50.toFixed(1).padStart(8)} / ${floor.p99.toFixed(1).padStart(6)} | ` +
           `${(g.p50 / floor.p50).toFixed(2).padStart(6)} / ${(g.p99 / floor.p99).toFixed(2).padStart(5)} | ` +
-          `${g.rssPerClientKb.toFixed(1).padStart(10)} / ${floor.rssPerClientKb.toFixed(1).padStart(5)} | ${(g.rssPerClientKb / floor.rssPerClientKb).toFixed(2)}`,
+          `${g.rssPerClientKb.toFixed(1).padStart(10)} / ${floor.rssPerClientKb.toFixed(1).padStart(5)} | ${(g.rssPerClientKb / floor.rssPerClientKb).toFixed(2)} | ` +
+          `${g.settledRssPerClientKb.toFixed(1).padStart(5)} / ${floor.settledRssPerClientKb.toFixed(1).padStart(5)} | ${(g.settledRssPerClientKb / floor.settledRssPerClientKb).toFixed(2)}`,
       );
     }
   } finally {

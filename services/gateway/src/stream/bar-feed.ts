@@ -12,11 +12,16 @@ export interface BarEntry {
   event: string;
 }
 
+/** A new bar for the live fan-out: its event also encoded once, so thousands of writes copy bytes, not encode text. */
+export interface LiveBar extends BarEntry {
+  bytes: Buffer;
+}
+
 /** A stream that follows the live edge. */
 export interface LiveListener {
   readonly wantsPartial: boolean;
   /** Returns whether the bar was written to this listener. */
-  onBar(entry: BarEntry): boolean;
+  onBar(bar: LiveBar): boolean;
   onForming(event: string, ts: number): void;
 }
 
@@ -150,11 +155,15 @@ export class BarFeed {
     }
     const newest = this.lastTs ?? this.windowFloor;
     if (ts <= newest) return;
-    const entry = { ts, event };
-    this.entries.push(entry);
+    this.entries.push({ ts, event });
     this.trim();
+    if (this.listeners.size === 0) {
+      this.deps.onFanOut?.(0);
+      return;
+    }
+    const live: LiveBar = { ts, event, bytes: Buffer.from(event) };
     let written = 0;
-    for (const listener of this.listeners) if (listener.onBar(entry)) written++;
+    for (const listener of this.listeners) if (listener.onBar(live)) written++;
     this.deps.onFanOut?.(written);
   }
 

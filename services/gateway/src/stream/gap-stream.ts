@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { EndReason } from "@gapfill/contracts";
 import type { Logger } from "@gapfill/kit";
-import type { BarEntry, BarFeed, LiveListener } from "./bar-feed.ts";
+import type { BarEntry, BarFeed, LiveBar, LiveListener } from "./bar-feed.ts";
 import { endEvent, HEARTBEAT, liveEvent, retryField } from "./sse-format.ts";
 
 export interface GapStreamLimits {
@@ -159,7 +159,7 @@ export class GapStream implements LiveListener {
   }
 
   /** Returns false when the socket's buffer is full: wait for it to drain before writing more. */
-  private send(text: string, count: number, lastTs: number): boolean {
+  private send(text: string | Buffer, count: number, lastTs: number): boolean {
     const flushed = this.write(text);
     this.lastTs = lastTs;
     this.sentAny = true;
@@ -167,7 +167,7 @@ export class GapStream implements LiveListener {
     return flushed;
   }
 
-  private write(text: string): boolean {
+  private write(text: string | Buffer): boolean {
     return this.res.write(text);
   }
 
@@ -199,14 +199,14 @@ export class GapStream implements LiveListener {
   }
 
   /** A live bar from the feed's fan-out (which counts the bars sent, so this does not). */
-  onBar(entry: BarEntry): boolean {
+  onBar(entry: LiveBar): boolean {
     if (this.ended || entry.ts <= this.lastTs) return false;
     const { toTs } = this;
     if (toTs !== null && entry.ts > toTs) {
       this.end("to_ts");
       return false;
     }
-    this.send(entry.event, 0, entry.ts);
+    this.send(entry.bytes, 0, entry.ts);
     if (this.reachedEnd()) this.end("to_ts");
     else this.checkBacklog();
     return true;
