@@ -3,7 +3,7 @@
  * (node:http, keep-alive, bodies read as bytes, not decoded):
  * - a cached 5,000-bar page (the newest, and an older one): HTTP p50/p99 of sequential requests and the server's own
  *   time (its Server-Timing header), identity and br, against the floor of a bare node:http process sending the same
- *   bytes with the same headers;
+ *   bytes with the same headers (requests to the two alternate, so both see the same machine);
  * - the same page uncached (BOOTSTRAP_CACHE_MB=0), and the store read alone (`pageNewestFirst(5001)` in this process);
  * - store reads (the gateway's gateway_store_reads_total) caused by 1,000 concurrent requests for one uncached page,
  *   and by 1,000 requests for the newest page across each of three bar closes (a bar published to JetStream, written
@@ -62,28 +62,42 @@ function get(url: string, headers: Record<string, string> = {}): Promise<Fetched
   });
 }
 
-/** Sequential requests after a warm-up: HTTP ms per request, and the server's own ms when it reports one. */
-async function timed(url: string, headers: Record<string, string>): Promise<{ http: number[]; server: number[]; last: Fetched }> {
-  let last: Fetched | null = null;
-  for (let i = 0; i < WARMUP; i++) await get(url, headers);
+/** HTTP ms of one request, and the server's own ms when it reports one (Server-Timing). */
+async function once(url: string, headers: Record<string, string>): Promise<{ http: number; server: number | null; response: Fetched }> {
+  const started = now();
+  const response = await get(url, headers);
+  const http = now() - started;
+  if (response.status !== 200) throw new Error(`${url} answered ${response.status}`);
+  const timing = /dur=([\d.]+)/.exec(String(response.headers["server-timing"] ?? ""));
+  return { http, server: timing ? Number(timing[1]) : null, response };
+}
+
+/** Sequential requests after a warm-up; with `against`, its requests alternate with these, so both see one machine. */
+async function timed(
+  url: string,
+  headers: Record<string, string>,
+  against?: string,
+): Promise<{ http: number[]; server: number[]; floor: number[] }> {
   const http: number[] = [];
   const server: number[] = [];
-  for (let i = 0; i < REQUESTS; i++) {
-    const started = now();
-    last = await get(url, headers);
-    http.push(now() - started);
-    if (last.status !== 200) throw new Error(`${url} answered ${last.status}`);
-    const timing = /dur=([\d.]+)/.exec(String(last.headers["server-timing"] ?? ""));
-    if (timing) server.push(Number(timing[1]));
+  const floor: number[] = [];
+  for (let i = 0; i < WARMUP + REQUESTS; i++) {
+    const measured = await once(url, headers);
+    const bare = against ? await once(against, {}) : null;
+    if (i < WARMUP) continue;
+    http.push(measured.http);
+    if (measured.server !== null) server.push(measured.server);
+    if (bare) floor.push(bare.http);
   }
-  return { http, server, last: last! };
+  return { http, server, floor };
 }
 
 const ms = (values: number[]) => `p50 ${quantile(values, 0.5).toFixed(2)} ms, p99 ${quantile(values, 0.99).toFixed(2)} ms`;
 
+/** The gateway's reads of price_15s so far (pages and seams), from its /metrics. */
 async function storeReads(base: string): Promise<number> {
   const text = (await get(`${base}/metrics`)).body.toString();
-  return [...text.matchAll(/^gateway_store_reads_total\{query="page"[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  return [...text.matchAll(/^gateway_store_reads_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
 }
 
 const ns = uniqueNamespace();
@@ -141,14 +155,14 @@ try {
   ] as const) {
     for (const coding of ["identity", "br"] as const) {
       const headers = { ...auth, "accept-encoding": coding };
-      const measured = await timed(url, headers);
-      const { body, headers: sent } = measured.last;
-      const keep = ["content-type", "content-encoding", "etag", "cache-control", "vary"].filter((h) => sent[h] !== undefined);
-      await ask(floor, { type: "pages", pages: [{ coding, body: body.toString("base64"), headers: Object.fromEntries(keep.map((h) => [h, String(sent[h])])) }] }, "pages-ready");
-      const bare = await timed(`http://127.0.0.1:${floorPort}/page/${coding}`, {});
-      const ratio = median(measured.http) / median(bare.http);
+      const { response } = await once(url, headers);
+      const keep = ["content-type", "content-encoding", "etag", "cache-control", "vary"].filter((h) => response.headers[h] !== undefined);
+      const floorHeaders = Object.fromEntries(keep.map((h) => [h, String(response.headers[h])]));
+      await ask(floor, { type: "pages", pages: [{ coding, body: response.body.toString("base64"), headers: floorHeaders }] }, "pages-ready");
+      const measured = await timed(url, headers, `http://127.0.0.1:${floorPort}/page/${coding}`);
+      const ratio = median(measured.http) / median(measured.floor);
       say(
-        `${name} ${coding} (${(body.length / 1024).toFixed(0)} KiB) | ${ms(measured.http)} | ${ms(bare.http)} | ${ratio.toFixed(2)} | ${ms(measured.server)}`,
+        `${name} ${coding} (${(response.body.length / 1024).toFixed(0)} KiB) | ${ms(measured.http)} | ${ms(measured.floor)} | ${ratio.toFixed(2)} | ${ms(measured.server)}`,
       );
     }
   }
@@ -165,7 +179,7 @@ try {
   const fresh = `${gateway.url}/bootstrap?limit=${PAGE}&to_ts=${bars[BARS - 1234]!.ts}`;
   const responses = await Promise.all(Array.from({ length: BURST }, () => get(fresh, { ...auth, "accept-encoding": "br" })));
   if (responses.some((r) => r.status !== 200)) throw new Error("a concurrent request failed");
-  say(`\n${BURST} concurrent requests for one uncached page: ${(await storeReads(gateway.url)) - before} store page reads`);
+  say(`\n${BURST} concurrent requests for one uncached page: ${(await storeReads(gateway.url)) - before} store reads (page and seam)`);
 
   // 1,000 requests for the newest page across each of three bar closes, a recorder writing the bars.
   recorder = await startRecorder({
@@ -191,7 +205,7 @@ try {
     if (top.bars[0]!.ts !== bar.ts) throw new Error("the newest page does not show the recorded bar");
     perBar.push((await storeReads(gateway.url)) - readsBefore);
   }
-  say(`${BURST} requests for the newest page across a bar close (3 bars): store page reads per bar ${perBar.join(", ")}`);
+  say(`${BURST} requests for the newest page across a bar close (3 bars): store reads per bar ${perBar.join(", ")}`);
 
   // Throughput at concurrency 16.
   const cachedMs = await runPool(3000, 16, async () => void (await get(newest, { ...auth, "accept-encoding": "br" })));
