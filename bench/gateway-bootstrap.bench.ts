@@ -14,7 +14,7 @@
  * `npm run bench -- gateway-bootstrap`
  */
 import { Agent, request } from "node:http";
-import { jetstream } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { BAR_MS, barMsgId, lastClosedBarTs, natsNames, type BootstrapPage } from "@gapfill/contracts";
 import { createLogger, createMetricsRegistry, ensureJetStream, openPostgresStore } from "@gapfill/kit";
 import {
@@ -28,7 +28,7 @@ import {
   uniqueNamespace,
   waitFor,
 } from "@gapfill/kit/testing";
-import { startRecorder } from "../services/recorder/src/index.ts";
+import { RECORDER_DURABLE, startRecorder } from "../services/recorder/src/index.ts";
 import { signLocalToken } from "../services/gateway/src/index.ts";
 import { ask, median, now, quantile, runPool, startFloor, startGatewayProcess, stopProcess } from "./gateway-support.ts";
 
@@ -189,6 +189,15 @@ try {
     log: createLogger({ service: "bench-recorder", level: "silent" }),
     registry: createMetricsRegistry("recorder"),
   });
+  // A new recorder first re-writes the whole stream (its consumer starts at the oldest bar): wait that out.
+  const jsm = await jetstreamManager(nc);
+  await waitFor(
+    async () => {
+      const info = await jsm.consumers.info(names.streams.bars, RECORDER_DURABLE);
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    },
+    { what: "the recorder to catch up", timeoutMs: 60_000 },
+  );
   const perBar: number[] = [];
   for (const bar of series.slice(BARS)) {
     await get(newest, auth);
