@@ -88,10 +88,15 @@ export class BarFeed {
     const startMs = Math.max(0, now() - windowBars * BAR_MS - HYDRATE_SLACK_MS);
     const consumer = await orderedConsumerFrom(js, jsm, stream, barsSubject, new Date(startMs));
     this.consumer = consumer;
-    if ((await consumer.info(true)).num_pending === 0) {
+    const info = await consumer.info(true);
+    // Messages before the consumer's start are below the window: count them as read (a new consumer reports its
+    // start − 1 as delivered), or a stream with nothing newer would never look caught up.
+    this.readSeq = info.delivered.stream_seq;
+    if (info.num_pending === 0) {
       // Nothing stored since startMs: the newest bar, if any, is older, and nothing after it is missing.
       const last = await jsm.direct.getMessage(stream, { last_by_subj: barsSubject });
       const bar = last ? parseStoredBar(last.data, barsSubject, this.deps.log) : null;
+      this.readSeq = Math.max(this.readSeq, last?.seq ?? 0);
       this.windowFloor = bar ? bar.ts : -Infinity;
       this.floorKnown = true;
       this.markReady();
