@@ -6,7 +6,8 @@
  *   - RSS per client: (gateway RSS with N live streams - RSS before they connected) / N, right after connecting and
  *     again after ten seconds without traffic (the garbage of connecting them collected);
  * and the same two figures for the floor: a bare node:http process writing the same event string to the same
- * number of sockets (latency from its first write). Also: session starts per second over HTTP against the floor
+ * number of sockets (latency from its first write). Floor and gateway hold their clients at the same time and their
+ * rounds alternate, so both see the same machine. Also: session starts per second over HTTP against the floor
  * of a bare node:http process making only the two I/O calls a start needs (the seam read + KV create), driven
  * by the same client at the same concurrency.
  *
@@ -63,44 +64,24 @@ async function roundLatencies(clients: ChildProcess, id: string, emit: () => Pro
   return times.map((t) => t - t0);
 }
 
-interface Figures {
-  p50: number;
-  p99: number;
-  rssPerClientKb: number;
-  /** After the latency rounds and SETTLE_MS without traffic: what holding the clients costs once the garbage of
-   * connecting them is collected. */
-  settledRssPerClientKb: number;
+const SETTLE_MS = 10_000;
+
+/** One side of the comparison with its clients connected: the server's pid, RSS before and after, and one round. */
+interface Side {
+  pid: number;
+  clients: ChildProcess;
+  rssBeforeKb: number;
+  rssAfterKb: number;
+  /** Sends event `round` to every client; resolves with its time of sending (ms, comparable across processes). */
+  emit(round: number): { id: string; send: () => Promise<number> };
+  close(): Promise<void>;
 }
 
-const SETTLE_MS = 10_000;
-const settledRssKb = async (pid: number) => {
-  await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-  return rssKb(pid);
-};
-
-async function measureFloor(size: number, sample: ClosedBar): Promise<Figures> {
-  const { floor, port } = await startFloor();
+async function connected(pid: number, urls: string[], localAddress: string): Promise<Pick<Side, "pid" | "clients" | "rssBeforeKb" | "rssAfterKb">> {
   const clients = await startClients();
-  const before = rssKb(floor.pid!);
-  const urls = Array.from({ length: size }, () => `http://127.0.0.1:${port}/`);
-  await ask(clients, { type: "connect", urls, localAddress: "127.0.0.2" }, "connected");
-  const after = rssKb(floor.pid!);
-  const p50s: number[] = [];
-  const p99s: number[] = [];
-  for (let round = 0; round <= ROUNDS; round++) {
-    const id = `floor${round}`;
-    const event = `event: bar\nid: ${id}\ndata: ${JSON.stringify(sample)}\n\n`;
-    const latencies = await roundLatencies(clients, id, async () => (await ask<{ t0: number }>(floor, { type: "broadcast", event }, "sent")).t0);
-    if (round === 0) continue;
-    p50s.push(quantile(latencies, 0.5));
-    p99s.push(quantile(latencies, 0.99));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-  const settled = await settledRssKb(floor.pid!);
-  await ask(clients, { type: "close" }, "closed");
-  floor.send({ type: "stop" });
-  await new Promise((resolve) => floor.once("exit", resolve));
-  return { p50: median(p50s), p99: median(p99s), rssPerClientKb: (after - before) / size, settledRssPerClientKb: (settled - before) / size };
+  const rssBeforeKb = rssKb(pid);
+  await ask(clients, { type: "connect", urls, localAddress }, "connected");
+  return { pid, clients, rssBeforeKb, rssAfterKb: rssKb(pid) };
 }
 
 async function main(): Promise<void> {
@@ -169,35 +150,70 @@ async function main(): Promise<void> {
       "\nclients | gateway p50 / p99 ms | floor p50 / p99 ms | ratio p50 / p99 | RSS/client gateway / floor KB, at connect | ratio | settled | ratio",
     );
     for (const size of SIZES) {
-      const floor = await measureFloor(size, sample);
-
+      // Both servers hold their clients at once and their rounds alternate, so both see the same machine.
+      const { floor: floorProcess, port } = await startFloor();
+      children.push(floorProcess);
+      const floorSide: Side = {
+        ...(await connected(floorProcess.pid!, Array.from({ length: size }, () => `http://127.0.0.1:${port}/`), "127.0.0.2")),
+        emit: (round) => {
+          const id = `floor${size}-${round}`;
+          const event = `event: bar\nid: ${id}\ndata: ${JSON.stringify(sample)}\n\n`;
+          return { id, send: async () => (await ask<{ t0: number }>(floorProcess, { type: "broadcast", event }, "sent")).t0 };
+        },
+        close: async () => {
+          floorProcess.send({ type: "stop" });
+          await new Promise((resolve) => floorProcess.once("exit", resolve));
+        },
+      };
       gateway = await startGatewayProcess(env);
-      children.push(gateway.child);
-      const clients = await startClients();
-      children.push(clients);
-      const before = rssKb(gateway.child.pid!);
-      const urls = sessionIds.slice(0, size).map((id) => `${gateway.url}/stream/gap?session_id=${id}`);
-      await ask(clients, { type: "connect", urls, localAddress: "127.0.0.3" }, "connected");
-      const after = rssKb(gateway.child.pid!);
-      const p50s: number[] = [];
-      const p99s: number[] = [];
+      const gatewayProcess = gateway.child;
+      children.push(gatewayProcess);
+      const gatewayUrls = sessionIds.slice(0, size).map((id) => `${gateway.url}/stream/gap?session_id=${id}`);
+      const gatewaySide: Side = {
+        ...(await connected(gatewayProcess.pid!, gatewayUrls, "127.0.0.3")),
+        emit: () => {
+          const bar: ClosedBar = { ...sample, ts: nextTs };
+          nextTs += BAR_MS;
+          return {
+            id: String(bar.ts),
+            send: async () => {
+              const t0 = now();
+              await js.publish(names.subjects.bars(SYMBOL), JSON.stringify(bar), { msgID: barMsgId(SYMBOL, bar.ts) });
+              return t0;
+            },
+          };
+        },
+        close: () => stopProcess(gatewayProcess),
+      };
+      const latency = new Map<Side, { p50s: number[]; p99s: number[] }>([
+        [floorSide, { p50s: [], p99s: [] }],
+        [gatewaySide, { p50s: [], p99s: [] }],
+      ]);
+      // Round 0 of each is a warm-up (JIT, first GC) and not counted.
       for (let round = 0; round <= ROUNDS; round++) {
-        const bar: ClosedBar = { ...sample, ts: nextTs };
-        nextTs += BAR_MS;
-        const latencies = await roundLatencies(clients, String(bar.ts), async () => {
-          const t0 = now();
-          await js.publish(names.subjects.bars(SYMBOL), JSON.stringify(bar), { msgID: barMsgId(SYMBOL, bar.ts) });
-          return t0;
-        });
-        if (round === 0) continue;
-        p50s.push(quantile(latencies, 0.5));
-        p99s.push(quantile(latencies, 0.99));
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        for (const side of [floorSide, gatewaySide]) {
+          const { id, send } = side.emit(round);
+          const latencies = await roundLatencies(side.clients, id, send);
+          if (round > 0) {
+            latency.get(side)!.p50s.push(quantile(latencies, 0.5));
+            latency.get(side)!.p99s.push(quantile(latencies, 0.99));
+          }
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
       }
-      const settled = await settledRssKb(gateway.child.pid!);
-      await ask(clients, { type: "close" }, "closed");
-      await stopProcess(gateway.child);
-      const g = { p50: median(p50s), p99: median(p99s), rssPerClientKb: (after - before) / size, settledRssPerClientKb: (settled - before) / size };
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      const figures = (side: Side) => ({
+        p50: median(latency.get(side)!.p50s),
+        p99: median(latency.get(side)!.p99s),
+        rssPerClientKb: (side.rssAfterKb - side.rssBeforeKb) / size,
+        settledRssPerClientKb: (rssKb(side.pid) - side.rssBeforeKb) / size,
+      });
+      const g = figures(gatewaySide);
+      const floor = figures(floorSide);
+      for (const side of [floorSide, gatewaySide]) {
+        await ask(side.clients, { type: "close" }, "closed");
+        await side.close();
+      }
       console.log(
         `${String(size).padStart(7)} | ${g.p50.toFixed(1).padStart(8)} / ${g.p99.toFixed(1).padStart(6)} | ` +
           `${floor.p50.toFixed(1).padStart(8)} / ${floor.p99.toFixed(1).padStart(6)} | ` +

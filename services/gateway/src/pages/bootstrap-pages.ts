@@ -87,20 +87,29 @@ export class BootstrapPages {
     this.deps.cache?.dropAt(symbol, ts);
   }
 
-  async get(q: PageRequest): Promise<ServedPage> {
+  /**
+   * Starts the check that the feed caught up with the stream, for a request that just came: started before the
+   * request is authenticated and validated, it is usually done by the time the page is looked up.
+   */
+  checkFreshness(symbol: string): { symbol: string; caughtUp: Promise<boolean> } {
+    return { symbol, caughtUp: this.deps.hub.caughtUp(symbol, CAUGHT_UP_TIMEOUT_MS) };
+  }
+
+  /** The page; `freshness`, from checkFreshness when the request came, spares a check when it is about q's symbol. */
+  async get(q: PageRequest, freshness?: { symbol: string; caughtUp: Promise<boolean> }): Promise<ServedPage> {
     const key = pageKey(q);
-    const cached = await this.fromCache(key, q.symbol);
+    const cached = await this.fromCache(key, q.symbol, freshness?.symbol === q.symbol ? freshness.caughtUp : undefined);
     this.deps.onCacheLookup?.(cached ? "hit" : "miss");
     if (cached) return cached;
     return this.reads.run(key, (seal) => this.read(key, q, seal));
   }
 
   /** The cached page when it may be served now (see the class comment), else null. */
-  private async fromCache(key: string, symbol: string): Promise<ServedPage | null> {
+  private async fromCache(key: string, symbol: string, caughtUp?: Promise<boolean>): Promise<ServedPage | null> {
     const { cache, hub } = this.deps;
     const entry = cache?.get(key);
     if (!entry) return null;
-    if (!entry.immutable && !((await hub.caughtUp(symbol, CAUGHT_UP_TIMEOUT_MS)) && cache!.holds(key, entry))) return null;
+    if (!entry.immutable && !((await (caughtUp ?? hub.caughtUp(symbol, CAUGHT_UP_TIMEOUT_MS))) && cache!.holds(key, entry))) return null;
     return { page: entry.page, immutable: entry.immutable, bars: entry.bars, cached: true };
   }
 

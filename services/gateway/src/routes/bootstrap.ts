@@ -45,10 +45,18 @@ function pageRequestOf(ctx: GatewayContext, request: FastifyRequest, query: Boot
 }
 
 export function bootstrapRoutes(app: FastifyInstance, ctx: GatewayContext): void {
+  const freshness = new WeakMap<FastifyRequest, ReturnType<typeof ctx.pages.checkFreshness>>();
   app.withTypeProvider<ZodTypeProvider>().get(
     "/bootstrap",
     {
       config: { access: "session-or-bearer", rateLimit: { max: ctx.config.BOOTSTRAP_PER_MINUTE, timeWindow: 60_000 } },
+      // The freshness check of a cached page is a NATS round trip: started as the request comes (for the symbol it
+      // names, else the first served), it runs while the request is authenticated and validated.
+      onRequest: async (request) => {
+        const named = (request.query as { symbol?: unknown }).symbol;
+        const symbol = typeof named === "string" && ctx.config.BINANCE_SYMBOL.includes(named) ? named : ctx.config.BINANCE_SYMBOL[0]!;
+        freshness.set(request, ctx.pages.checkFreshness(symbol));
+      },
       schema: {
         summary: "History from price_15s, newest to oldest, one keyset page at a time",
         description:
@@ -69,7 +77,7 @@ export function bootstrapRoutes(app: FastifyInstance, ctx: GatewayContext): void
       const wanted = pageRequestOf(ctx, request, request.query);
       const symbol = wanted?.symbol ?? request.session!.symbol;
       const served = wanted
-        ? await ctx.pages.get(wanted)
+        ? await ctx.pages.get(wanted, freshness.get(request))
         : { page: new EncodedPage(pageBody(request.query.format ?? "rows", symbol, [], null)), immutable: false, bars: 0, cached: false };
       const { page } = served;
       const coding = page.codingFor(codings.negotiate(request.headers["accept-encoding"] ?? ""));
