@@ -4,7 +4,8 @@
  *   - delivery latency of a new bar to every client (p50/p99, median of 7 rounds): from the bar's publish to
  *     JetStream until each client has read it;
  *   - RSS per client: (gateway RSS with N live streams - RSS before they connected) / N, right after connecting and
- *     again after ten seconds without traffic (the garbage of connecting them collected);
+ *     again after ten seconds without traffic; and the marginal RSS of one more client, the slope between 1k and
+ *     10k clients (what connecting any number costs once, such as the young generation growing, cancels out);
  * and the same two figures for the floor: a bare node:http process writing the same event string to the same
  * number of sockets (latency from its first write). Floor and gateway hold their clients at the same time and their
  * rounds alternate, so both see the same machine. Also: session starts per second over HTTP against the floor
@@ -149,6 +150,8 @@ async function main(): Promise<void> {
     console.log(
       "\nclients | gateway p50 / p99 ms | floor p50 / p99 ms | ratio p50 / p99 | RSS/client gateway / floor KB, at connect | ratio | settled | ratio",
     );
+    /** RSS growth (KB) with all clients connected, per size, for the marginal cost per client between sizes. */
+    const growth: { size: number; gateway: number; floor: number }[] = [];
     for (const size of SIZES) {
       // Both servers hold their clients at once and their rounds alternate, so both see the same machine.
       const { floor: floorProcess, port } = await startFloor();
@@ -210,6 +213,7 @@ async function main(): Promise<void> {
       });
       const g = figures(gatewaySide);
       const floor = figures(floorSide);
+      growth.push({ size, gateway: gatewaySide.rssAfterKb - gatewaySide.rssBeforeKb, floor: floorSide.rssAfterKb - floorSide.rssBeforeKb });
       for (const side of [floorSide, gatewaySide]) {
         await ask(side.clients, { type: "close" }, "closed");
         await side.close();
@@ -222,6 +226,14 @@ async function main(): Promise<void> {
           `${g.settledRssPerClientKb.toFixed(1).padStart(5)} / ${floor.settledRssPerClientKb.toFixed(1).padStart(5)} | ${(g.settledRssPerClientKb / floor.settledRssPerClientKb).toFixed(2)}`,
       );
     }
+    // What one more client costs, without what connecting any number of them costs once (the young generation
+    // growing to its maximum under the burst of requests, buffers): the slope between the smallest and largest size.
+    const [small, large] = [growth[0]!, growth.at(-1)!];
+    const slope = (key: "gateway" | "floor") => (large[key] - small[key]) / (large.size - small.size);
+    console.log(
+      `marginal RSS per client (${small.size} → ${large.size} clients): gateway ${slope("gateway").toFixed(1)} KB, ` +
+        `floor ${slope("floor").toFixed(1)} KB, ratio ${(slope("gateway") / slope("floor")).toFixed(2)}`,
+    );
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
     await store.close();

@@ -104,7 +104,14 @@ try {
     urls.push(`${base}/stream/gap?session_id=${((await response.json()) as { session_id: string }).session_id}`);
   }
   const before = heapByConstructor();
+  const memoryBefore = process.memoryUsage();
   await ask(clients, { type: "connect", urls, localAddress: "127.0.0.4" }, "connected");
+  const connected = process.memoryUsage();
+  const perClient = (key: keyof NodeJS.MemoryUsage) => `${((connected[key] - memoryBefore[key]) / CLIENTS / 1024).toFixed(1)}`;
+  console.log(
+    `KB per client right after connecting (garbage included): rss ${perClient("rss")}, V8 heap used ${perClient("heapUsed")}, ` +
+      `external ${perClient("external")}`,
+  );
   const after = heapByConstructor();
   const rows = [...after]
     .map(([key, a]) => ({ key, bytes: a.bytes - (before.get(key)?.bytes ?? 0), count: a.count - (before.get(key)?.count ?? 0) }))

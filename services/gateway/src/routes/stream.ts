@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { BAR_MS, barTsParamSchema, gapStreamQuerySchema, type EndReason, type SessionRecord } from "@gapfill/contracts";
@@ -47,15 +47,6 @@ async function stoppedSinceChecked(ctx: GatewayContext, session: SessionRecord):
     ctx.log.warn({ err: error }, "could not re-read a session before its stream started");
     return false;
   }
-}
-
-/**
- * Node keeps a response's header block for the response's life as a rope of about a hundred small strings (some
- * 3 KB for our twenty headers); a flat copy of the same text is a quarter of that, per open stream.
- */
-function flattenHeaderBlock(res: ServerResponse): void {
-  const held = res as ServerResponse & { _header?: unknown };
-  if (typeof held._header === "string") held._header = Buffer.from(held._header, "latin1").toString("latin1");
 }
 
 export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
@@ -121,7 +112,6 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       const res = reply.raw;
       // Headers set by earlier hooks (CORS, helmet, x-request-id) are copied: a hijacked reply sends nothing itself.
       res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...SSE_HEADERS });
-      flattenHeaderBlock(res);
       const stream = new GapStream(sharedBy(session.symbol, feed), {
         sessionId: session.session_id,
         res,

@@ -49,6 +49,17 @@ const CLOSE_GRACE_MS = 2_000;
 const ignoreError = () => {};
 
 /**
+ * Node keeps a response's header block (about a kilobyte here, as a rope of a hundred small strings) for the
+ * response's life, though once it is sent it only tells that headers were sent. A stream holds its response for
+ * minutes: after the first write it holds a shared stand-in instead.
+ */
+const SENT_HEADER = "sent";
+function releaseSentHeader(res: ServerResponse): void {
+  const response = res as ServerResponse & { _header?: unknown; _headerSent?: unknown };
+  if (response._headerSent === true && typeof response._header === "string") response._header = SENT_HEADER;
+}
+
+/**
  * One SSE gap stream: replays every closed bar after `afterTs` (from JetStream when older than the feed's
  * window, then from the window), then follows the live fan-out. `lastTs` only moves forward and every write is
  * guarded by it, so the hand-over between the three sources can neither skip nor repeat a bar.
@@ -93,6 +104,7 @@ export class GapStream implements LiveListener {
     // The client may have left while the request was still being looked up: its 'close' came before our listener.
     if (res.destroyed) return this.finish("client_closed");
     res.write(retryField(limits.retryMs));
+    releaseSentHeader(res);
     this.deadline = setTimeout(() => this.end("expired"), Math.max(0, this.expiresAt - now()));
     try {
       await this.replay();
