@@ -51,9 +51,11 @@ export function bootstrapRoutes(app: FastifyInstance, ctx: GatewayContext): void
     {
       config: { access: "session-or-bearer", rateLimit: { max: ctx.config.BOOTSTRAP_PER_MINUTE, timeWindow: 60_000 } },
       // The freshness check of a cached page is a NATS round trip: started as the request comes (for the symbol it
-      // names, else the first served), it runs while the request is authenticated and validated.
+      // names, else the first served), it runs while the request is authenticated and validated. Not for a cursor:
+      // older pages are mostly immutable, and one that is not gets its check when it is looked up.
       onRequest: async (request) => {
-        const named = (request.query as { symbol?: unknown }).symbol;
+        const { symbol: named, cursor } = request.query as { symbol?: unknown; cursor?: unknown };
+        if (cursor !== undefined) return;
         const symbol = typeof named === "string" && ctx.config.BINANCE_SYMBOL.includes(named) ? named : ctx.config.BINANCE_SYMBOL[0]!;
         freshness.set(request, ctx.pages.checkFreshness(symbol));
       },
