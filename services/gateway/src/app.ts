@@ -59,18 +59,19 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     now,
     log,
   });
+  const cursorKey = cursorKeyFrom(
+    auth.localSecret ?? config.SUPABASE_JWT_SECRET ?? `${config.SUPABASE_URL ?? ""}|${config.NATS_NAMESPACE}`,
+  );
   const seams = new SeamReader(store, () => metrics.storeReads.inc({ query: "seam" }));
   const hints = new RecordedHints(nc, names, config.BINANCE_SYMBOL);
+  // Made before the hub, which tells it of every bar it reads (even while hydrating); it asks the hub only later.
   const pages = new BootstrapPages({
     store,
     hub: { feed: (symbol) => hub.feed(symbol), caughtUp: (symbol, timeoutMs) => hub.caughtUp(symbol, timeoutMs) },
     seams,
     hints,
     cache: config.BOOTSTRAP_CACHE_MB > 0 ? new PageCache(config.BOOTSTRAP_CACHE_MB * 1024 * 1024) : null,
-    cursorKey: cursorKeyFrom(
-      auth.localSecret ?? config.SUPABASE_JWT_SECRET ?? `${config.SUPABASE_URL ?? ""}|${config.NATS_NAMESPACE}`,
-    ),
-    log,
+    cursorKey,
     onStoreRead: () => metrics.storeReads.inc({ query: "page" }),
     onCacheLookup: (result) => metrics.pageCache.inc({ result }),
   });
@@ -86,7 +87,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     onStoredBar: (symbol, ts) => pages.onStoredBar(symbol, ts),
   });
   const stopWatching = await sessions.watchStops((sessionId) => hub.endSession(sessionId, "stopped"));
-  const ctx: GatewayContext = { config, log, store, sessions, hub, auth, metrics, now, tuning, cursorKey: pages.cursorKey, pages, seams };
+  const ctx: GatewayContext = { config, log, store, sessions, hub, auth, metrics, now, tuning, cursorKey, pages, seams };
 
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's default logger type for route plugins.

@@ -1,5 +1,5 @@
 import { BAR_MS } from "@gapfill/contracts";
-import { MAX_PAGE_LIMIT, type BarStore, type Logger } from "@gapfill/kit";
+import { MAX_PAGE_LIMIT, type BarStore } from "@gapfill/kit";
 import { encodeCursor } from "../cursor.ts";
 import { IMMUTABLE_BELOW_SEAM_MS, type SeamReader } from "../seam.ts";
 import type { Hub } from "../stream/hub.ts";
@@ -35,7 +35,6 @@ export interface BootstrapPagesDeps {
   /** Null: every page is read from the store (still one read per round of concurrent requests). */
   cache: PageCache | null;
   cursorKey: Uint8Array;
-  log: Logger;
   onStoreRead?: () => void;
   onCacheLookup?: (result: "hit" | "miss") => void;
 }
@@ -61,7 +60,8 @@ export function pageKey(q: PageRequest): string {
  * the stream holds each symbol's bars once each in rising ts order (the ingestor publishes with the expected last
  * subject sequence). A page's rows are those with ts in [lo, hi] (lo: its oldest bar, or from_ts when it is the
  * last page; hi: to_ts or before − 15 s, +∞ without either). A page is cached only
- * - when it lies deep below the seam (immutable, the same rule that lets browsers keep it for a year), or
+ * - when it lies deep below the seam (immutable, the same rule that lets browsers keep it for a year) and lacks no
+ *   bar of the feed's window, or
  * - when the feed's window covers [lo, hi] from below (lo above its floor) and every bar the feed has read with ts in
  *   [lo, hi] is in the page, checked in the same tick as the insertion.
  * Every bar the feed reads afterwards drops the pages whose [lo, hi] holds its ts (PageCache.dropAt). A non-immutable
@@ -77,10 +77,6 @@ export class BootstrapPages {
   private readonly waitingForRecorder = new Map<string, Promise<void>>();
 
   constructor(private readonly deps: BootstrapPagesDeps) {}
-
-  get cursorKey(): Uint8Array {
-    return this.deps.cursorKey;
-  }
 
   /** A bar read from the stream: pages it could change are dropped. */
   onStoredBar(symbol: string, ts: number): void {
@@ -148,13 +144,18 @@ export class BootstrapPages {
       immutable,
       bars: bars.length,
     };
-    const verdict = immutable ? "complete" : this.completeness(entry, bars);
-    if (verdict === "incomplete") this.waitForRecorder(key, q.symbol, hintsBefore);
-    if (!this.deps.cache || verdict !== "complete") return served;
+    if (this.completeness(entry, bars) === "incomplete") this.waitForRecorder(key, q.symbol, hintsBefore);
+    if (!this.deps.cache || !this.cacheable(entry, bars)) return served;
     await page.encodeAll();
     // Checked again in the same tick as the insertion: a bar read during the encoding must not be missed.
-    if (immutable || this.completeness(entry, bars) === "complete") this.deps.cache.set(key, entry);
+    if (this.cacheable(entry, bars)) this.deps.cache.set(key, entry);
     return served;
+  }
+
+  /** Complete against the feed; or immutable and, where the feed's window reaches, not lacking any of its bars. */
+  private cacheable(entry: CachedPage, bars: readonly { ts: number }[]): boolean {
+    const completeness = this.completeness(entry, bars);
+    return completeness === "complete" || (entry.immutable && completeness === "unknown");
   }
 
   /**
