@@ -3,7 +3,9 @@
  * - holds SSE responses and, when told, writes one event string to all of them (the least any server must do
  *   to fan an event out);
  * - with FLOOR_NATS_NAMESPACE set, answers POST /session/start with only the two I/O calls a session start needs
- *   (the store's seam read, as the gateway makes it, and a KV create) and no auth, validation or framework.
+ *   (the store's seam read, as the gateway makes it, and a KV create) and no auth, validation or framework;
+ * - answers GET /page/<coding> with bytes it was given (a cached bootstrap page: the least a server must do to send
+ *   it).
  */
 import { randomBytes } from "node:crypto";
 import { createServer, type ServerResponse } from "node:http";
@@ -30,7 +32,15 @@ if (namespace) {
   });
 }
 
+/** Bodies and headers by content coding, from a { type: "pages" } command. */
+const pages = new Map<string, { body: Buffer; headers: Record<string, string> }>();
+
 const server = createServer((req, res) => {
+  const page = req.url?.startsWith("/page/") ? pages.get(req.url.slice("/page/".length)) : undefined;
+  if (page) {
+    res.writeHead(200, { ...page.headers, "content-length": page.body.length }).end(page.body);
+    return;
+  }
   if (req.method === "POST" && kv && store) {
     req.resume();
     void (async () => {
@@ -50,8 +60,16 @@ server.listen(0, "127.0.0.1", () => {
   process.send!({ type: "listening", port: (server.address() as AddressInfo).port });
 });
 
-process.on("message", (command: { type: "broadcast"; event: string } | { type: "stop" }) => {
-  if (command.type === "broadcast") {
+type Command =
+  | { type: "broadcast"; event: string }
+  | { type: "pages"; pages: { coding: string; body: string; headers: Record<string, string> }[] }
+  | { type: "stop" };
+
+process.on("message", (command: Command) => {
+  if (command.type === "pages") {
+    for (const page of command.pages) pages.set(page.coding, { body: Buffer.from(page.body, "base64"), headers: page.headers });
+    process.send!({ type: "pages-ready" });
+  } else if (command.type === "broadcast") {
     const t0 = now();
     for (const res of responses) res.write(command.event);
     process.send!({ type: "sent", t0 });

@@ -3,9 +3,12 @@
  * NATS JetStream and Postgres), clients in a separate process. For each size it measures
  *   - delivery latency of a new bar to every client (p50/p99, median of 7 rounds): from the bar's publish to
  *     JetStream until each client has read it;
- *   - RSS per client: (gateway RSS with N live streams - RSS before they connected) / N;
+ *   - RSS per client: (gateway RSS with N live streams - RSS before they connected) / N, right after connecting and
+ *     again after ten seconds without traffic; and the marginal RSS of one more client, the slope between 1k and
+ *     10k clients (what connecting any number costs once, such as the young generation growing, cancels out);
  * and the same two figures for the floor: a bare node:http process writing the same event string to the same
- * number of sockets (latency from its first write). Also: session starts per second over HTTP against the floor
+ * number of sockets (latency from its first write). Floor and gateway hold their clients at the same time and their
+ * rounds alternate, so both see the same machine. Also: session starts per second over HTTP against the floor
  * of a bare node:http process making only the two I/O calls a start needs (the seam read + KV create), driven
  * by the same client at the same concurrency.
  *
@@ -32,7 +35,7 @@ import {
   uniqueNamespace,
 } from "@gapfill/testkit";
 import { signLocalToken } from "../services/gateway/src/index.ts";
-import { now, startGatewayProcess, stopProcess } from "./gateway-support.ts";
+import { ask, now, runPool, startFloor, startGatewayProcess, stopProcess } from "./gateway-support.ts";
 
 const SIZES = [1000, 5000, 10_000];
 /** Measured rounds per size, after one warm-up round (JIT, first GC) that is not counted. */
@@ -46,33 +49,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 function rssKb(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:"));
   return Number(line!.replace(/\D+/g, ""));
-}
-
-/** Sends a command and resolves with the first message of the given type. */
-function ask<T>(child: ChildProcess, command: object | null, type: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (message: { type: string }) => {
-      if (message.type !== type) return;
-      child.off("message", onMessage);
-      child.off("exit", onExit);
-      resolve(message as T);
-    };
-    const onExit = (code: number | null) => reject(new Error(`child exited (${code}) while waiting for ${type}`));
-    child.on("message", onMessage);
-    child.once("exit", onExit);
-    if (command) child.send(command);
-  });
-}
-
-async function runPool(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<number> {
-  let next = 0;
-  const started = now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) await task(next++);
-    }),
-  );
-  return now() - started;
 }
 
 function startClients(): Promise<ChildProcess> {
@@ -92,44 +68,24 @@ async function roundLatencies(clients: ChildProcess, id: string, emit: () => Pro
   return times.map((t) => t - t0);
 }
 
-interface Figures {
-  p50: number;
-  p99: number;
-  rssPerClientKb: number;
+const SETTLE_MS = 10_000;
+
+/** One side of the comparison with its clients connected: the server's pid, RSS before and after, and one round. */
+interface Side {
+  pid: number;
+  clients: ChildProcess;
+  rssBeforeKb: number;
+  rssAfterKb: number;
+  /** Sends event `round` to every client; resolves with its time of sending (ms, comparable across processes). */
+  emit(round: number): { id: string; send: () => Promise<number> };
+  close(): Promise<void>;
 }
 
-async function startFloor(env: Record<string, string> = {}): Promise<{ floor: ChildProcess; port: number }> {
-  const floor = fork(join(here, "gateway-floor-server.ts"), [], {
-    execArgv: ["--import", "tsx"],
-    stdio: "inherit",
-    env: { ...process.env, ...env },
-  });
-  const { port } = await ask<{ port: number }>(floor, null, "listening");
-  return { floor, port };
-}
-
-async function measureFloor(size: number, sample: ClosedBar): Promise<Figures> {
-  const { floor, port } = await startFloor();
+async function connected(pid: number, urls: string[], localAddress: string): Promise<Pick<Side, "pid" | "clients" | "rssBeforeKb" | "rssAfterKb">> {
   const clients = await startClients();
-  const before = rssKb(floor.pid!);
-  const urls = Array.from({ length: size }, () => `http://127.0.0.1:${port}/`);
-  await ask(clients, { type: "connect", urls, localAddress: "127.0.0.2" }, "connected");
-  const after = rssKb(floor.pid!);
-  const p50s: number[] = [];
-  const p99s: number[] = [];
-  for (let round = 0; round <= ROUNDS; round++) {
-    const id = `floor${round}`;
-    const event = `event: bar\nid: ${id}\ndata: ${JSON.stringify(sample)}\n\n`;
-    const latencies = await roundLatencies(clients, id, async () => (await ask<{ t0: number }>(floor, { type: "broadcast", event }, "sent")).t0);
-    if (round === 0) continue;
-    p50s.push(quantile(latencies, 0.5));
-    p99s.push(quantile(latencies, 0.99));
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
-  await ask(clients, { type: "close" }, "closed");
-  floor.send({ type: "stop" });
-  await new Promise((resolve) => floor.once("exit", resolve));
-  return { p50: median(p50s), p99: median(p99s), rssPerClientKb: (after - before) / size };
+  const rssBeforeKb = rssKb(pid);
+  await ask(clients, { type: "connect", urls, localAddress }, "connected");
+  return { pid, clients, rssBeforeKb, rssAfterKb: rssKb(pid) };
 }
 
 async function main(): Promise<void> {
@@ -137,7 +93,7 @@ async function main(): Promise<void> {
   const log = createLogger({ service: "bench", level: "warn" });
   const nc = await connectTestNats();
   const sql = connectTestPostgres();
-  await provisionTestTopology(nc, ns);
+  await provisionTestTopology(nc, ns, { sessionTtlSeconds: 3600 });
   const names = natsNames(ns);
   const js = jetstream(nc);
   const store = await openPostgresStore({ url: TEST_DATABASE_URL, prepare: true, schema: ns, log });
@@ -156,7 +112,6 @@ async function main(): Promise<void> {
       DATABASE_URL: TEST_DATABASE_URL,
       DATABASE_SCHEMA: ns,
       LOCAL_JWT_SECRET: SECRET,
-      SESSION_TTL_SECONDS: "3600",
       SESSION_START_PER_MINUTE: "1000000",
       GAP_STREAM_PER_MINUTE: "1000000",
       GAP_STREAM_MAX_MINUTES: "600",
@@ -194,43 +149,93 @@ async function main(): Promise<void> {
     );
 
     const sample = history.at(-1)!;
-    console.log("\nclients | gateway p50 / p99 ms | floor p50 / p99 ms | ratio p50 / p99 | RSS/client gateway / floor KB | ratio");
+    console.log(
+      "\nclients | gateway p50 / p99 ms | floor p50 / p99 ms | ratio p50 / p99 | RSS/client gateway / floor KB, at connect | ratio | settled | ratio",
+    );
+    /** RSS growth (KB) with all clients connected, per size, for the marginal cost per client between sizes. */
+    const growth: { size: number; gateway: number; floor: number }[] = [];
     for (const size of SIZES) {
-      const floor = await measureFloor(size, sample);
-
+      // Both servers hold their clients at once and their rounds alternate, so both see the same machine.
+      const { floor: floorProcess, port } = await startFloor();
+      children.push(floorProcess);
+      const floorSide: Side = {
+        ...(await connected(floorProcess.pid!, Array.from({ length: size }, () => `http://127.0.0.1:${port}/`), "127.0.0.2")),
+        emit: (round) => {
+          const id = `floor${size}-${round}`;
+          const event = `event: bar\nid: ${id}\ndata: ${JSON.stringify(sample)}\n\n`;
+          return { id, send: async () => (await ask<{ t0: number }>(floorProcess, { type: "broadcast", event }, "sent")).t0 };
+        },
+        close: async () => {
+          floorProcess.send({ type: "stop" });
+          await new Promise((resolve) => floorProcess.once("exit", resolve));
+        },
+      };
       gateway = await startGatewayProcess(env);
-      children.push(gateway.child);
-      const clients = await startClients();
-      children.push(clients);
-      const before = rssKb(gateway.child.pid!);
-      const urls = sessionIds.slice(0, size).map((id) => `${gateway.url}/stream/gap?session_id=${id}`);
-      await ask(clients, { type: "connect", urls, localAddress: "127.0.0.3" }, "connected");
-      const after = rssKb(gateway.child.pid!);
-      const p50s: number[] = [];
-      const p99s: number[] = [];
+      const gatewayProcess = gateway.child;
+      children.push(gatewayProcess);
+      const gatewayUrls = sessionIds.slice(0, size).map((id) => `${gateway.url}/stream/gap?session_id=${id}`);
+      const gatewaySide: Side = {
+        ...(await connected(gatewayProcess.pid!, gatewayUrls, "127.0.0.3")),
+        emit: () => {
+          const bar: ClosedBar = { ...sample, ts: nextTs };
+          nextTs += BAR_MS;
+          return {
+            id: String(bar.ts),
+            send: async () => {
+              const t0 = now();
+              await js.publish(names.subjects.bars(SYMBOL), JSON.stringify(bar), { msgID: barMsgId(SYMBOL, bar.ts) });
+              return t0;
+            },
+          };
+        },
+        close: () => stopProcess(gatewayProcess),
+      };
+      const latency = new Map<Side, { p50s: number[]; p99s: number[] }>([
+        [floorSide, { p50s: [], p99s: [] }],
+        [gatewaySide, { p50s: [], p99s: [] }],
+      ]);
+      // Round 0 of each is a warm-up (JIT, first GC) and not counted.
       for (let round = 0; round <= ROUNDS; round++) {
-        const bar: ClosedBar = { ...sample, ts: nextTs };
-        nextTs += BAR_MS;
-        const latencies = await roundLatencies(clients, String(bar.ts), async () => {
-          const t0 = now();
-          await js.publish(names.subjects.bars(SYMBOL), JSON.stringify(bar), { msgID: barMsgId(SYMBOL, bar.ts) });
-          return t0;
-        });
-        if (round === 0) continue;
-        p50s.push(quantile(latencies, 0.5));
-        p99s.push(quantile(latencies, 0.99));
-        await new Promise((resolve) => setTimeout(resolve, 300));
+        for (const side of [floorSide, gatewaySide]) {
+          const { id, send } = side.emit(round);
+          const latencies = await roundLatencies(side.clients, id, send);
+          if (round > 0) {
+            latency.get(side)!.p50s.push(quantile(latencies, 0.5));
+            latency.get(side)!.p99s.push(quantile(latencies, 0.99));
+          }
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
       }
-      await ask(clients, { type: "close" }, "closed");
-      await stopProcess(gateway.child);
-      const g = { p50: median(p50s), p99: median(p99s), rssPerClientKb: (after - before) / size };
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      const figures = (side: Side) => ({
+        p50: median(latency.get(side)!.p50s),
+        p99: median(latency.get(side)!.p99s),
+        rssPerClientKb: (side.rssAfterKb - side.rssBeforeKb) / size,
+        settledRssPerClientKb: (rssKb(side.pid) - side.rssBeforeKb) / size,
+      });
+      const g = figures(gatewaySide);
+      const floor = figures(floorSide);
+      growth.push({ size, gateway: gatewaySide.rssAfterKb - gatewaySide.rssBeforeKb, floor: floorSide.rssAfterKb - floorSide.rssBeforeKb });
+      for (const side of [floorSide, gatewaySide]) {
+        await ask(side.clients, { type: "close" }, "closed");
+        await side.close();
+      }
       console.log(
         `${String(size).padStart(7)} | ${g.p50.toFixed(1).padStart(8)} / ${g.p99.toFixed(1).padStart(6)} | ` +
           `${floor.p50.toFixed(1).padStart(8)} / ${floor.p99.toFixed(1).padStart(6)} | ` +
           `${(g.p50 / floor.p50).toFixed(2).padStart(6)} / ${(g.p99 / floor.p99).toFixed(2).padStart(5)} | ` +
-          `${g.rssPerClientKb.toFixed(1).padStart(10)} / ${floor.rssPerClientKb.toFixed(1).padStart(5)} | ${(g.rssPerClientKb / floor.rssPerClientKb).toFixed(2)}`,
+          `${g.rssPerClientKb.toFixed(1).padStart(10)} / ${floor.rssPerClientKb.toFixed(1).padStart(5)} | ${(g.rssPerClientKb / floor.rssPerClientKb).toFixed(2)} | ` +
+          `${g.settledRssPerClientKb.toFixed(1).padStart(5)} / ${floor.settledRssPerClientKb.toFixed(1).padStart(5)} | ${(g.settledRssPerClientKb / floor.settledRssPerClientKb).toFixed(2)}`,
       );
     }
+    // What one more client costs, without what connecting any number of them costs once (the young generation
+    // growing to its maximum under the burst of requests, buffers): the slope between the smallest and largest size.
+    const [small, large] = [growth[0]!, growth.at(-1)!];
+    const slope = (key: "gateway" | "floor") => (large[key] - small[key]) / (large.size - small.size);
+    console.log(
+      `marginal RSS per client (${small.size} → ${large.size} clients): gateway ${slope("gateway").toFixed(1)} KB, ` +
+        `floor ${slope("floor").toFixed(1)} KB, ratio ${(slope("gateway") / slope("floor")).toFixed(2)}`,
+    );
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
     await store.close();

@@ -1,13 +1,15 @@
 /**
  * Shared by the gateway benchmarks: the gateway run as its own process from its real entry point
- * (services/gateway/src/main.ts). Not a benchmark by itself.
+ * (services/gateway/src/main.ts), the bare node:http floors as a child process, and a pool of concurrent tasks. Not
+ * a benchmark by itself.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { fork, spawn, type ChildProcess } from "node:child_process";
 import { freePort } from "@gapfill/testkit";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
 
 /** Wall-clock ms with sub-ms precision, comparable across processes on one machine. */
 export const now = () => performance.timeOrigin + performance.now();
@@ -16,7 +18,7 @@ export const now = () => performance.timeOrigin + performance.now();
 export async function startGatewayProcess(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", join(root, "services/gateway/src/main.ts")], {
-    env: { ...process.env, ...env, PORT: String(port), HOST: "127.0.0.1" },
+    env: { ...process.env, GATEWAY_METRICS_PORT: "0", ...env, PORT: String(port), HOST: "127.0.0.1" },
     stdio: ["ignore", "ignore", "inherit"],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -36,5 +38,43 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   child.kill("SIGTERM");
   await new Promise((resolve) => child.once("exit", resolve));
+}
+
+/** Sends a command and resolves with the first message of the given type. */
+export function ask<T>(child: ChildProcess, command: object | null, type: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: { type: string }) => {
+      if (message.type !== type) return;
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+      resolve(message as T);
+    };
+    const onExit = (code: number | null) => reject(new Error(`child exited (${code}) while waiting for ${type}`));
+    child.on("message", onMessage);
+    child.once("exit", onExit);
+    if (command) child.send(command);
+  });
+}
+
+export async function runPool(count: number, concurrency: number, task: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const started = now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) await task(next++);
+    }),
+  );
+  return now() - started;
+}
+
+/** The bare node:http floors (gateway-floor-server.ts) in a child process. */
+export async function startFloor(env: Record<string, string> = {}): Promise<{ floor: ChildProcess; port: number }> {
+  const floor = fork(join(here, "gateway-floor-server.ts"), [], {
+    execArgv: ["--import", "tsx"],
+    stdio: "inherit",
+    env: { ...process.env, ...env },
+  });
+  const { port } = await ask<{ port: number }>(floor, null, "listening");
+  return { floor, port };
 }
 

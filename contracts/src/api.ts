@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { closedBarSchema } from "./bar.ts";
+import { closedBarSchema, type ClosedBar } from "./bar.ts";
 import { sessionIdSchema } from "./session.ts";
 import { symbolSchema } from "./symbol.ts";
 import { BAR_MS, isAlignedBarTs } from "./time.ts";
@@ -50,6 +50,8 @@ export const bootstrapQuerySchema = z
     /** Newest bar open time to include (inclusive); with a session it defaults to the session's supabase_last_ts. */
     to_ts: barTsParamSchema.optional(),
     symbol: symbolSchema.optional(),
+    /** `rows` (default): an array of bar objects; `columns`: one array per field, about half the bytes. */
+    format: z.enum(["rows", "columns"], { error: "must be rows or columns" }).optional(),
   })
   .superRefine(checkTimeOrder);
 export type BootstrapQuery = z.infer<typeof bootstrapQuerySchema>;
@@ -62,6 +64,42 @@ export const bootstrapPageSchema = z.strictObject({
   next_cursor: z.string().nullable(),
 });
 export type BootstrapPage = z.infer<typeof bootstrapPageSchema>;
+
+/**
+ * `format=columns`: the same bars as parallel arrays, newest first (index i of every array is one bar), and the same
+ * next_cursor. Field names and meanings are those of a bar.
+ */
+export const bootstrapColumnsPageSchema = z.strictObject({
+  symbol: symbolSchema,
+  ts: z.array(z.number().int()),
+  open: z.array(z.number()),
+  high: z.array(z.number()),
+  low: z.array(z.number()),
+  close: z.array(z.number()),
+  volume: z.array(z.number()),
+  quote_volume: z.array(z.number()),
+  trades: z.array(z.number().int()),
+  taker_buy_volume: z.array(z.number()),
+  first_agg_id: z.array(z.number().int().nullable()),
+  last_agg_id: z.array(z.number().int().nullable()),
+  next_cursor: z.string().nullable(),
+});
+export type BootstrapColumnsPage = z.infer<typeof bootstrapColumnsPageSchema>;
+
+/** The bar fields in the order the columns format lists them (after `symbol`). */
+export const BAR_COLUMNS = [
+  "ts",
+  "open",
+  "high",
+  "low",
+  "close",
+  "volume",
+  "quote_volume",
+  "trades",
+  "taker_buy_volume",
+  "first_agg_id",
+  "last_agg_id",
+] as const satisfies readonly (keyof BootstrapColumnsPage & keyof ClosedBar)[];
 
 export const gapStreamQuerySchema = z
   .strictObject({

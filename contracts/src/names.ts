@@ -18,6 +18,8 @@ export interface NatsNames {
     /** Wildcard over every symbol's closed bars. */
     allBars: string;
     live(symbol: string): string;
+    /** Core NATS, no payload: a recorder committed bars of the symbol to price_15s (a hint; nothing relies on it). */
+    recorded(symbol: string): string;
     tick(kind: TickKind): string;
     allTicks: string;
     modelPublished: string;
@@ -43,6 +45,7 @@ export function natsNames(namespace = ""): NatsNames {
       bars: (symbol) => subject(`bars.15s.${symbol}`),
       allBars: subject("bars.15s.*"),
       live: (symbol) => subject(`live.15s.${symbol}`),
+      recorded: (symbol) => subject(`recorded.15s.${symbol}`),
       tick: (kind) => subject(`ml.tick.${kind}`),
       allTicks: subject("ml.tick.*"),
       modelPublished: subject("ml.model.published"),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { closedBarSchema, describeIssues, flatBar, formingBarSchema, type ClosedBar } from "../src/index.ts";
+import fc from "fast-check";
+import { closedBarSchema, describeIssues, flatBar, formingBarSchema, isClosedBar, type ClosedBar } from "../src/index.ts";
 
 const validBar: ClosedBar = {
   symbol: "BTCUSDT",
@@ -66,5 +67,73 @@ describe("closed bar schema", () => {
     const bad = formingBarSchema.safeParse({ ...validBar, as_of: null, high: 1, low: 2 });
     expect(bad.success).toBe(false);
     expect(describeIssues(bad.error!)).toMatch(/high: must be >= low/);
+  });
+});
+
+describe("isClosedBar (the decoders' fast path)", () => {
+  const anyValue = fc.oneof(
+    fc.double(),
+    fc.integer({ min: -1, max: 2 ** 53 }),
+    fc.constantFrom(null, "", "BTCUSDT", "btc", true, Infinity, -0, 15_000, Number.MAX_SAFE_INTEGER + 1),
+    fc.array(fc.integer(), { maxLength: 2 }),
+  );
+  const field = fc.constantFrom(...(Object.keys(validBar) as (keyof ClosedBar)[]));
+  /** A valid bar with a few fields replaced, removed or added. */
+  const mutated = fc
+    .tuple(fc.array(fc.tuple(field, anyValue), { maxLength: 3 }), fc.option(field), fc.option(fc.tuple(fc.string({ maxLength: 3 }), anyValue)))
+    .map(([patches, removed, extra]) => {
+      const bar: Record<string, unknown> = { ...validBar, ...Object.fromEntries(patches) };
+      if (removed !== null) delete bar[removed];
+      if (extra !== null) bar[extra[0]] = extra[1];
+      return bar;
+    });
+  /** Bars valid by construction, over the whole range of each field. */
+  const valid = fc
+    .record({
+      ts: fc.integer({ min: 0, max: 10_000_000 }).map((n) => n * 15_000),
+      prices: fc.array(fc.double({ min: 1e-8, max: 1e9, noNaN: true }), { minLength: 4, maxLength: 4 }),
+      volume: fc.double({ min: 0, max: 1e12, noNaN: true }),
+      takerShare: fc.double({ min: 0, max: 1, noNaN: true }),
+      trades: fc.nat(),
+      ids: fc.option(fc.tuple(fc.nat(), fc.nat())),
+    })
+    .map(({ ts, prices, volume, takerShare, trades, ids }): ClosedBar => {
+      const sorted = [...prices].sort((a, b) => a - b);
+      return {
+        symbol: "ETHUSDT",
+        ts,
+        open: sorted[1]!,
+        high: sorted[3]!,
+        low: sorted[0]!,
+        close: sorted[2]!,
+        volume,
+        quote_volume: volume * 2,
+        trades,
+        taker_buy_volume: volume * takerShare,
+        first_agg_id: ids ? Math.min(...ids) : null,
+        last_agg_id: ids ? Math.max(...ids) : null,
+      };
+    });
+
+  it("accepts nothing the schema refuses, and the schema returns such a value unchanged (property)", () => {
+    fc.assert(
+      fc.property(fc.oneof(mutated, valid), (value) => {
+        if (!isClosedBar(value)) return;
+        const parsed = closedBarSchema.safeParse(value);
+        expect(parsed.success).toBe(true);
+        expect(parsed.data).toEqual(value);
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it("takes every valid bar (property), so the schema is asked only about bad ones", () => {
+    fc.assert(
+      fc.property(valid, (bar) => {
+        expect(isClosedBar(bar)).toBe(closedBarSchema.safeParse(bar).success);
+      }),
+    );
+    expect(isClosedBar(validBar)).toBe(true);
+    expect(isClosedBar(flatBar("BTCUSDT", validBar.ts, 37000))).toBe(true);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { natsNames, symbolOfSubject } from "../src/index.ts";
 
 describe("NATS names", () => {
-  it("without a namespace uses the bare names"), () => {
+  it("without a namespace uses the bare names", () => {
     const names = natsNames();
     expect(names.streams).toEqual({ bars: "BARS", mlTicks: "ML_TICKS", mlEvents: "ML_EVENTS" });
     expect(names.buckets.sessions).toBe("sessions");

@@ -25,6 +25,11 @@ export const gatewayConfigSchema = z
     SUPABASE_ALLOW_SUB: envList(z.string().min(1)).optional(),
     /** Largest bootstrap page (bars). */
     BOOTSTRAP_PAGE_LIMIT: envInt(5000, 1, 100_000),
+    /**
+     * Memory for encoded bootstrap pages (identity, gzip and br bytes of each), least recently used evicted first; 0
+     * turns the cache off. 128 MiB holds about 70 pages of 5,000 bars, a small part of a t3.medium's 4 GiB.
+     */
+    BOOTSTRAP_CACHE_MB: envInt(128, 0, 65_536),
     /** How long a gap stream follows live bars before `event: end` (max_duration). */
     GAP_STREAM_MAX_MINUTES: envNumber(15, 0.01, 24 * 60),
     /** Local mode (no SUPABASE_URL): the HS256 secret; generated into DATA_DIR on first use when unset. */

@@ -140,12 +140,23 @@ async function startSession() {
   throw new Error("unreachable");
 }
 
+/** The bar fields of a `format=columns` page, one array each (about half the bytes and parse time of rows). */
+const BAR_COLUMNS = ["ts", "open", "high", "low", "close", "volume", "quote_volume", "trades", "taker_buy_volume", "first_agg_id", "last_agg_id"];
+
+function barsOfColumns(page) {
+  return page.ts.map((_, i) => {
+    const bar = { symbol: page.symbol };
+    for (const field of BAR_COLUMNS) bar[field] = page[field][i];
+    return bar;
+  });
+}
+
 async function loadBootstrap() {
-  let url = session.bootstrap_url;
+  let url = `${session.bootstrap_url}&format=columns`;
   for (let page = 0; url && page < BOOTSTRAP_PAGES; page += 1) {
     const body = await getJson(url);
-    for (const bar of body.bars) closed.set(bar.ts, bar);
-    url = body.next_cursor ? `${session.bootstrap_url}&cursor=${encodeURIComponent(body.next_cursor)}` : null;
+    for (const bar of barsOfColumns(body)) closed.set(bar.ts, bar);
+    url = body.next_cursor ? `${session.bootstrap_url}&format=columns&cursor=${encodeURIComponent(body.next_cursor)}` : null;
   }
   const newest = sortedClosed().at(-1);
   status.lastTs = newest ? newest.ts : null;

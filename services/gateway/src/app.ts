@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import compress from "@fastify/compress";
 import cors from "@fastify/cors";
 import helmet from "@fastify/helmet";
 import rateLimit from "@fastify/rate-limit";
@@ -23,6 +22,10 @@ import { pageRoutes } from "./routes/page.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { streamRoutes } from "./routes/stream.ts";
 import { SessionRegistry } from "./sessions.ts";
+import { BootstrapPages } from "./pages/bootstrap-pages.ts";
+import { PageCache } from "./pages/page-cache.ts";
+import { RecordedHints } from "./pages/recorded-hints.ts";
+import { SeamReader } from "./seam.ts";
 import { Hub } from "./stream/hub.ts";
 
 export interface GatewayDeps {
@@ -54,7 +57,23 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   const metrics = createGatewayMetrics(deps.registry ?? createMetricsRegistry("gateway"));
   const auth = await authFromConfig(config, { now, log, jwksCooldownMs: tuning.jwksCooldownMs });
   const sessions = await SessionRegistry.open(nc, names.buckets.sessions, { now, log });
-  const hub = await Hub.start({
+  const cursorKey = cursorKeyFrom(
+    auth.localSecret ?? config.SUPABASE_JWT_SECRET ?? `${config.SUPABASE_URL ?? ""}|${config.NATS_NAMESPACE}`,
+  );
+  const seams = new SeamReader(store, () => metrics.storeReads.inc({ query: "seam" }));
+  const hints = new RecordedHints(nc, names, config.BINANCE_SYMBOL);
+  // Made before the hub, which tells it of every bar it reads (even while hydrating); it asks the hub only later.
+  const pages = new BootstrapPages({
+    store,
+    hub: { feed: (symbol) => hub.feed(symbol), caughtUp: (symbol, timeoutMs) => hub.caughtUp(symbol, timeoutMs) },
+    seams,
+    hints,
+    cache: config.BOOTSTRAP_CACHE_MB > 0 ? new PageCache(config.BOOTSTRAP_CACHE_MB * 1024 * 1024) : null,
+    cursorKey,
+    onStoreRead: () => metrics.storeReads.inc({ query: "page" }),
+    onCacheLookup: (result) => metrics.pageCache.inc({ result }),
+  });
+  const hub: Hub = await Hub.start({
     nc,
     names,
     symbols: config.BINANCE_SYMBOL,
@@ -63,12 +82,10 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     now,
     log,
     onFanOut: (written) => metrics.barsSent.inc(written),
+    onStoredBar: (symbol, ts) => pages.onStoredBar(symbol, ts),
   });
   const stopWatching = await sessions.watchStops((sessionId) => hub.endSession(sessionId, "stopped"));
-  const cursorKey = cursorKeyFrom(
-    auth.localSecret ?? config.SUPABASE_JWT_SECRET ?? `${config.SUPABASE_URL ?? ""}|${config.NATS_NAMESPACE}`,
-  );
-  const ctx: GatewayContext = { config, log, store, sessions, hub, auth, metrics, now, tuning, cursorKey };
+  const ctx: GatewayContext = { config, log, store, sessions, hub, auth, metrics, now, tuning, cursorKey, pages, seams };
 
   const app = Fastify({
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's default logger type for route plugins.
@@ -95,8 +112,6 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     exposedHeaders: ["x-request-id", "etag"],
     maxAge: 600,
   });
-  // Opt-in per route (only bootstrap pages are worth it: see routes/bootstrap.ts); request bodies are never inflated.
-  await app.register(compress, { global: false, globalDecompression: false });
   await app.register(rateLimit, {
     global: false,
     // After the access hooks, so the limit is per user (sub) when one is known, else per client address.
@@ -143,6 +158,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
 
   app.addHook("preClose", async () => {
     stopWatching();
+    hints.close();
     await hub.close();
   });
   return app;

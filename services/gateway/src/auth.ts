@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyOptions } from "jose";
+import { LRUCache } from "lru-cache";
 import { ApiError } from "./errors.ts";
 
 /** Supabase puts this audience in every signed-in user's access token. */
@@ -10,6 +11,13 @@ const ASYMMETRIC_ALGORITHMS = ["ES256", "RS256"];
 const MAX_TOKEN_LENGTH = 8192;
 /** Tolerated clock difference between the token issuer and us when checking exp and nbf. */
 const CLOCK_TOLERANCE_SECONDS = 5;
+/**
+ * A client sends the same token with every request until it refreshes it: a verified token's signature is not
+ * checked again for this long (its expiry and the allowlist are, at every use). Bounds how long a token signed with
+ * a key since removed from the JWKS keeps working here, like jose's own JWKS cache does.
+ */
+const VERIFIED_TOKEN_TTL_MS = 60_000;
+const VERIFIED_TOKENS_MAX = 50_000;
 
 export interface TokenVerifierOptions {
   /** Expected `iss`: `<SUPABASE_URL>/auth/v1`, or LOCAL_ISSUER. */
@@ -99,9 +107,24 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     throw unauthorized(`tokens signed with ${JSON.stringify(String(alg)).slice(0, 20)} are not accepted`);
   }
 
+  const verified = new LRUCache<string, { sub: string; exp: number }>({
+    max: VERIFIED_TOKENS_MAX,
+    ttl: VERIFIED_TOKEN_TTL_MS,
+    perf: { now: options.now },
+  });
+  const admit = (sub: string): VerifiedUser => {
+    if (allow && !allow.has(sub)) throw new ApiError(403, "user_not_allowed", "this user is not on the gateway's allowlist");
+    return { sub };
+  };
+
   return {
     async verify(token) {
       if (token.length > MAX_TOKEN_LENGTH) throw unauthorized("the token is too long");
+      const known = verified.get(token);
+      if (known) {
+        if (options.now() / 1000 > known.exp + CLOCK_TOLERANCE_SECONDS) throw unauthorized("the token has expired", "token_expired");
+        return admit(known.sub);
+      }
       let alg: unknown;
       try {
         alg = decodeProtectedHeader(token).alg;
@@ -115,10 +138,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         throw error instanceof ApiError ? error : describeJoseError(error);
       }
       if (typeof payload.sub !== "string" || payload.sub.length === 0) throw unauthorized("the token has no sub");
-      if (allow && !allow.has(payload.sub)) {
-        throw new ApiError(403, "user_not_allowed", "this user is not on the gateway's allowlist");
-      }
-      return { sub: payload.sub };
+      verified.set(token, { sub: payload.sub, exp: payload.exp! });
+      return admit(payload.sub);
     },
   };
 }

@@ -2,6 +2,8 @@ import type { GatewayConfig } from "@gapfill/contracts";
 import type { BarStore, Logger } from "@gapfill/kit";
 import type { GatewayAuth } from "./auth-setup.ts";
 import type { GatewayMetrics } from "./metrics.ts";
+import type { BootstrapPages } from "./pages/bootstrap-pages.ts";
+import type { SeamReader } from "./seam.ts";
 import type { SessionRegistry } from "./sessions.ts";
 import type { GapStreamLimits } from "./stream/gap-stream.ts";
 import type { Hub } from "./stream/hub.ts";
@@ -35,4 +37,6 @@ export interface GatewayContext {
   tuning: GatewayTuning;
   /** HMAC key of bootstrap cursors; the same on every replica of a deployment. */
   cursorKey: Uint8Array;
+  pages: BootstrapPages;
+  seams: SeamReader;
 }

@@ -9,6 +9,8 @@ export interface GatewayMetrics {
   barsSent: Counter;
   slowConsumers: Counter;
   httpDuration: Histogram<"method" | "route" | "status">;
+  pageCache: Counter<"result">;
+  storeReads: Counter<"query">;
 }
 
 export function createGatewayMetrics(registry: Registry): GatewayMetrics {
@@ -27,6 +29,18 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     slowConsumers: new Counter({
       name: "gateway_slow_consumers_total",
       help: "Gap streams ended because the client did not read fast enough",
+      registers: [registry],
+    }),
+    pageCache: new Counter({
+      name: "gateway_bootstrap_cache_lookups_total",
+      help: "Bootstrap page requests answered from the encoded page cache (hit) or not (miss)",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    storeReads: new Counter({
+      name: "gateway_store_reads_total",
+      help: "Reads of price_15s: bootstrap pages (page) and seams (seam), each shared by the requests waiting for it",
+      labelNames: ["query"],
       registers: [registry],
     }),
     httpDuration: new Histogram({

@@ -1,5 +1,6 @@
 import { BAR_MS } from "@gapfill/contracts";
 import type { BarStore } from "@gapfill/kit";
+import { Coalesced } from "./coalesced.ts";
 
 /**
  * How far down from the table's newest bar holes are looked for: an hour. The recorder can leave holes near the top
@@ -28,4 +29,25 @@ export function contiguousSeam(newestFirst: readonly { ts: number }[]): number |
 /** The store's seam for the symbol (see contiguousSeam); null for an empty table. */
 export async function readSeam(store: BarStore, symbol: string): Promise<number | null> {
   return contiguousSeam(await store.pageNewestFirst(symbol, { limit: SEAM_PROBE_BARS }));
+}
+
+/**
+ * Seam reads shared by concurrent callers (session starts, bootstrap pages): each call gets a read that started after
+ * it, so the seam is as fresh as a read of its own, while a burst of calls costs a read or two.
+ */
+export class SeamReader {
+  private readonly reads = new Coalesced<string, number | null>();
+
+  constructor(
+    private readonly store: BarStore,
+    private readonly onRead: () => void = () => {},
+  ) {}
+
+  read(symbol: string): Promise<number | null> {
+    return this.reads.run(symbol, (seal) => {
+      seal();
+      this.onRead();
+      return readSeam(this.store, symbol);
+    });
+  }
 }

@@ -7,6 +7,7 @@ import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pino } from "pino";
 import type { SessionStartResponse } from "@gapfill/contracts";
+import { createTokenVerifier } from "../src/auth.ts";
 import { LOCAL_SECRET_FILE } from "../src/local-mode.ts";
 import { createGatewayTestEnv, startGateway, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
 import { FakeSupabaseAuth, newProjectKey, signToken, type ProjectKey } from "./support/jwks.ts";
@@ -262,5 +263,19 @@ describe("local mode (no SUPABASE_URL)", () => {
     } finally {
       for (const dir of candidates) rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("verified tokens", () => {
+  it("a token verified once still expires, by the gateway's clock, at its exp", async () => {
+    let clockMs = Date.now();
+    const verifier = createTokenVerifier({ issuer: "https://p.supabase.co/auth/v1", hs256Secret: hsKey.secret, now: () => clockMs });
+    const exp = Math.floor(clockMs / 1000) + 60;
+    const token = await signToken(hsKey, { sub: "u1", exp, iat: exp - 120 }, { issuer: "https://p.supabase.co/auth/v1" });
+    expect(await verifier.verify(token)).toEqual({ sub: "u1" });
+    clockMs += 30_000;
+    expect(await verifier.verify(token)).toEqual({ sub: "u1" });
+    clockMs = (exp + 10) * 1000;
+    await expect(verifier.verify(token)).rejects.toMatchObject({ statusCode: 401, code: "token_expired" });
   });
 });

@@ -173,6 +173,8 @@ export async function startRecorder(deps: RecorderDeps): Promise<RunningRecorder
     for (const [symbol, count] of perSymbol) {
       metrics.barsRecorded.inc({ symbol }, count);
       symbols.add(symbol);
+      // Gateways waiting for these rows read the table again now rather than after their fallback delay.
+      deps.nc.publish(names.subjects.recorded(symbol));
     }
     metrics.batches.inc();
     const pending = batch[batch.length - 1]!.msg.info.pending;

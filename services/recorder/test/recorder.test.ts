@@ -105,6 +105,32 @@ describe("recorder", () => {
     expect(await metricValue(registry, "recorder_bars_recorded_total")).toBe(2500);
   });
 
+  it("tells gateways on recorded.15s.<SYMBOL> after each batch is committed, never before", async () => {
+    const { ns, store, check } = await setup();
+    const names = natsNames(ns);
+    const bars = testBars("BTCUSDT", TEST_SERIES_START, 900);
+    const hinted: number[] = [];
+    const sub = nc.subscribe(names.subjects.recorded("BTCUSDT"), {
+      // The newest row when the hint arrives: the batch it announces must already be in the table.
+      callback: () => void check.lastBarTs("BTCUSDT").then((ts) => hinted.push(ts ?? -1)),
+    });
+    cleanups.push(async () => sub.unsubscribe());
+    const upserted: number[] = [];
+    const recording: BarStore = {
+      ...countingUpserts(store, []),
+      upsertBars: async (batch) => {
+        await store.upsertBars(batch);
+        upserted.push(batch.at(-1)!.ts);
+      },
+    };
+    await publishBars(nc, ns, bars);
+    await run(ns, recording, { RECORDER_BATCH_SIZE: 300 });
+    await waitFor(() => hinted.length >= upserted.length && upserted.at(-1) === bars.at(-1)!.ts, { what: "a hint per batch" });
+    expect(hinted.length).toBe(upserted.length);
+    // Sorted: the checks may resolve out of order; each hint saw at least its own batch, and batches only rise.
+    for (const [i, ts] of [...hinted].sort((a, b) => a - b).entries()) expect(ts).toBeGreaterThanOrEqual(upserted[i]!);
+  });
+
   it("runs one lag check at a time: a store that stops answering does not pile up checks", async () => {
     const { ns, store } = await setup();
     let calls = 0;

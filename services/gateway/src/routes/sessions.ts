@@ -9,7 +9,6 @@ import {
 } from "@gapfill/contracts";
 import type { GatewayContext } from "../context.ts";
 import { ApiError, errorResponses } from "../errors.ts";
-import { readSeam } from "../seam.ts";
 
 const sessionErrors = errorResponses(400, 401, 403, 404, 429);
 
@@ -53,7 +52,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       const symbol = knownSymbol(ctx, request.body?.symbol);
       const base = publicBase(ctx, request);
       // Not simply the newest bar: a hole the recorder has yet to fill must lie above the seam, in the gap stream.
-      const seam = await readSeam(ctx.store, symbol);
+      const seam = await ctx.seams.read(symbol);
       const record = await ctx.sessions.start(request.user!.sub, symbol, seam);
       ctx.metrics.sessionsStarted.inc();
       request.log.info({ sub: record.sub, symbol, session: record.session_id.slice(0, 6) }, "session started");

@@ -1,11 +1,11 @@
 import type { OutgoingHttpHeaders } from "node:http";
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
-import { BAR_MS, barTsParamSchema, gapStreamQuerySchema, type SessionRecord } from "@gapfill/contracts";
+import { BAR_MS, barTsParamSchema, gapStreamQuerySchema, type EndReason, type SessionRecord } from "@gapfill/contracts";
 import type { GatewayContext } from "../context.ts";
 import { ApiError, errorResponses } from "../errors.ts";
 import type { BarFeed } from "../stream/bar-feed.ts";
-import { GapStream } from "../stream/gap-stream.ts";
+import { GapStream, type GapStreamShared } from "../stream/gap-stream.ts";
 import { SSE_HEADERS } from "../stream/sse-format.ts";
 
 function isoOf(ts: number): string {
@@ -51,6 +51,24 @@ async function stoppedSinceChecked(ctx: GatewayContext, session: SessionRecord):
 
 export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   const { hub, metrics, tuning, config } = ctx;
+  const limits = { ...tuning, maxLiveMs: config.GAP_STREAM_MAX_MINUTES * 60_000 };
+  const onBarsSent = (count: number) => metrics.barsSent.inc(count);
+  const onEnd = (ended: GapStream, reason: EndReason | "client_closed") => {
+    hub.remove(ended);
+    metrics.streamsOpen.dec();
+    metrics.streamEnds.inc({ reason });
+    if (reason === "slow_consumer") metrics.slowConsumers.inc();
+    ctx.log.info({ reason, session: ended.sessionId.slice(0, 6) }, "gap stream ended");
+  };
+  const shared = new Map<string, GapStreamShared>();
+  const sharedBy = (symbol: string, feed: BarFeed): GapStreamShared => {
+    let forSymbol = shared.get(symbol);
+    if (!forSymbol) {
+      forSymbol = { feed, now: ctx.now, log: ctx.log, limits, replayOlder: hub.replayOlder(symbol), onBarsSent, onEnd };
+      shared.set(symbol, forSymbol);
+    }
+    return forSymbol;
+  };
 
   app.withTypeProvider<ZodTypeProvider>().get(
     "/stream/gap",
@@ -94,26 +112,13 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       const res = reply.raw;
       // Headers set by earlier hooks (CORS, helmet, x-request-id) are copied: a hijacked reply sends nothing itself.
       res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...SSE_HEADERS });
-      const stream = new GapStream({
+      const stream = new GapStream(sharedBy(session.symbol, feed), {
         sessionId: session.session_id,
-        feed,
         res,
         afterTs,
         toTs: query.to_ts ?? null,
         partial: query.partial ?? false,
         expiresAt: session.expires_at,
-        now: ctx.now,
-        log: ctx.log,
-        limits: { ...tuning, maxLiveMs: config.GAP_STREAM_MAX_MINUTES * 60_000 },
-        replayOlder: hub.replayOlder(session.symbol),
-        onBarsSent: (count) => metrics.barsSent.inc(count),
-        onEnd: (ended, reason) => {
-          hub.remove(ended);
-          metrics.streamsOpen.dec();
-          metrics.streamEnds.inc({ reason });
-          if (reason === "slow_consumer") metrics.slowConsumers.inc();
-          request.log.info({ reason, session: session.session_id.slice(0, 6) }, "gap stream ended");
-        },
       });
       hub.add(stream);
       metrics.streamsOpen.inc();

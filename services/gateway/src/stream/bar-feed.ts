@@ -12,11 +12,16 @@ export interface BarEntry {
   event: string;
 }
 
+/** A new bar for the live fan-out: its event also encoded once, so thousands of writes copy bytes, not encode text. */
+export interface LiveBar extends BarEntry {
+  bytes: Buffer;
+}
+
 /** A stream that follows the live edge. */
 export interface LiveListener {
   readonly wantsPartial: boolean;
   /** Returns whether the bar was written to this listener. */
-  onBar(entry: BarEntry): boolean;
+  onBar(bar: LiveBar): boolean;
   onForming(event: string, ts: number): void;
 }
 
@@ -32,6 +37,8 @@ export interface BarFeedDeps {
   log: Logger;
   /** Called once per fan-out with how many streams the bar was written to. */
   onFanOut?: (written: number) => void;
+  /** Called with the open time of every bar read from the stream, before any stream is written to. */
+  onStoredBar?: (ts: number) => void;
 }
 
 /** Bars published late (a backfill) are stored well after their open time: hydrate from this much earlier. */
@@ -53,6 +60,9 @@ export class BarFeed {
   private messages: ConsumerMessages | null = null;
   private formingSub: Subscription | null = null;
   private closed = false;
+  /** Stream sequence of the newest message read, and who waits for a sequence to be read. */
+  private readSeq = 0;
+  private readonly seqWaiters: { seq: number; resolve: () => void }[] = [];
   readonly ready: Promise<void>;
   private markReady!: () => void;
 
@@ -64,6 +74,11 @@ export class BarFeed {
     return this.windowFloor;
   }
 
+  /** Whether the window holds every bar the feed has read with ts >= lo: lo lies above a known floor. */
+  covers(lo: number): boolean {
+    return this.floorKnown && lo > this.windowFloor;
+  }
+
   get lastTs(): number | null {
     return this.entries.at(-1)?.ts ?? null;
   }
@@ -73,10 +88,15 @@ export class BarFeed {
     const startMs = Math.max(0, now() - windowBars * BAR_MS - HYDRATE_SLACK_MS);
     const consumer = await orderedConsumerFrom(js, jsm, stream, barsSubject, new Date(startMs));
     this.consumer = consumer;
-    if ((await consumer.info(true)).num_pending === 0) {
+    const info = await consumer.info(true);
+    // Messages before the consumer's start are below the window: count them as read (a new consumer reports its
+    // start − 1 as delivered), or a stream with nothing newer would never look caught up.
+    this.readSeq = info.delivered.stream_seq;
+    if (info.num_pending === 0) {
       // Nothing stored since startMs: the newest bar, if any, is older, and nothing after it is missing.
       const last = await jsm.direct.getMessage(stream, { last_by_subj: barsSubject });
       const bar = last ? parseStoredBar(last.data, barsSubject, this.deps.log) : null;
+      this.readSeq = Math.max(this.readSeq, last?.seq ?? 0);
       this.windowFloor = bar ? bar.ts : -Infinity;
       this.floorKnown = true;
       this.markReady();
@@ -86,8 +106,51 @@ export class BarFeed {
 
   private onStored(msg: JsMsg): void {
     const bar = parseStoredBar(msg.data, msg.subject, this.deps.log);
-    if (bar) this.append(bar.ts, barEvent(bar));
+    if (bar) {
+      this.deps.onStoredBar?.(bar.ts);
+      this.append(bar.ts, barEvent(bar));
+    }
+    this.readSeq = msg.seq;
+    if (this.seqWaiters.length > 0) this.releaseSeqWaiters();
     if (msg.info.pending === 0) this.markReady();
+  }
+
+  private releaseSeqWaiters(): void {
+    for (let i = this.seqWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.seqWaiters[i]!;
+      if (waiter.seq > this.readSeq) continue;
+      this.seqWaiters.splice(i, 1);
+      waiter.resolve();
+    }
+  }
+
+  /**
+   * Resolves true once every message of the subject up to stream sequence `seq` has been read (and its bar handed
+   * to onStoredBar and the fan-out), false if that takes longer than `timeoutMs`.
+   */
+  readUpTo(seq: number, timeoutMs: number): Promise<boolean> {
+    if (seq <= this.readSeq) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = {
+        seq,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve(true);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.seqWaiters.splice(this.seqWaiters.indexOf(waiter), 1);
+        resolve(false);
+      }, timeoutMs);
+      this.seqWaiters.push(waiter);
+    });
+  }
+
+  /** Open times of the window's bars with lo <= ts <= hi, oldest first. Valid only for lo > floor. */
+  barTsBetween(lo: number, hi: number): number[] {
+    const out: number[] = [];
+    for (let i = this.indexAfter(lo - 1); i < this.entries.length && this.entries[i]!.ts <= hi; i++) out.push(this.entries[i]!.ts);
+    return out;
   }
 
   private append(ts: number, event: string): void {
@@ -97,11 +160,15 @@ export class BarFeed {
     }
     const newest = this.lastTs ?? this.windowFloor;
     if (ts <= newest) return;
-    const entry = { ts, event };
-    this.entries.push(entry);
+    this.entries.push({ ts, event });
     this.trim();
+    if (this.listeners.size === 0) {
+      this.deps.onFanOut?.(0);
+      return;
+    }
+    const live: LiveBar = { ts, event, bytes: Buffer.from(event) };
     let written = 0;
-    for (const listener of this.listeners) if (listener.onBar(entry)) written++;
+    for (const listener of this.listeners) if (listener.onBar(live)) written++;
     this.deps.onFanOut?.(written);
   }
 

@@ -1,7 +1,7 @@
 import type { ServerResponse } from "node:http";
 import type { EndReason } from "@gapfill/contracts";
 import type { Logger } from "@gapfill/kit";
-import type { BarEntry, BarFeed, LiveListener } from "./bar-feed.ts";
+import type { BarEntry, BarFeed, LiveBar, LiveListener } from "./bar-feed.ts";
 import { endEvent, HEARTBEAT, liveEvent, retryField } from "./sse-format.ts";
 
 export interface GapStreamLimits {
@@ -17,16 +17,12 @@ export interface GapStreamLimits {
   replayChunkBars: number;
 }
 
-export interface GapStreamOptions {
-  sessionId: string;
+/**
+ * What every gap stream of one symbol shares, made once: a stream holds only its own state, since a process may
+ * hold tens of thousands of them.
+ */
+export interface GapStreamShared {
   feed: BarFeed;
-  res: ServerResponse;
-  /** Bars with ts > afterTs are sent. */
-  afterTs: number;
-  /** Inclusive; the stream ends with `to_ts` once it is reached. */
-  toTs: number | null;
-  partial: boolean;
-  expiresAt: number;
   now: () => number;
   log: Logger;
   limits: GapStreamLimits;
@@ -36,8 +32,32 @@ export interface GapStreamOptions {
   onEnd: (stream: GapStream, reason: EndReason | "client_closed") => void;
 }
 
+export interface GapStreamOptions {
+  sessionId: string;
+  res: ServerResponse;
+  /** Bars with ts > afterTs are sent. */
+  afterTs: number;
+  /** Inclusive; the stream ends with `to_ts` once it is reached. */
+  toTs: number | null;
+  partial: boolean;
+  expiresAt: number;
+}
+
 /** After `end`, a client that does not read the last bytes is cut off after this long. */
 const CLOSE_GRACE_MS = 2_000;
+
+const ignoreError = () => {};
+
+/**
+ * Node keeps a response's header block (about a kilobyte here, as a rope of a hundred small strings) for the
+ * response's life, though once it is sent it only tells that headers were sent. A stream holds its response for
+ * minutes: after the first write it holds a shared stand-in instead.
+ */
+const SENT_HEADER = "sent";
+function releaseSentHeader(res: ServerResponse): void {
+  const response = res as ServerResponse & { _header?: unknown; _headerSent?: unknown };
+  if (response._headerSent === true && typeof response._header === "string") response._header = SENT_HEADER;
+}
 
 /**
  * One SSE gap stream: replays every closed bar after `afterTs` (from JetStream when older than the feed's
@@ -45,55 +65,64 @@ const CLOSE_GRACE_MS = 2_000;
  * guarded by it, so the hand-over between the three sources can neither skip nor repeat a bar.
  */
 export class GapStream implements LiveListener {
+  readonly sessionId: string;
+  readonly wantsPartial: boolean;
+  private readonly res: ServerResponse;
+  private readonly toTs: number | null;
+  private readonly expiresAt: number;
   /** Open time of the newest bar this stream has sent (or afterTs): the resume point. */
   private lastTs: number;
   private sentAny = false;
   private ended = false;
-  private readonly timers: NodeJS.Timeout[] = [];
+  /** The one timer of the stream: the session's expiry, or the end of live following if that comes first. */
+  private deadline: NodeJS.Timeout | null = null;
   private drainWaiter: (() => void) | null = null;
 
-  constructor(private readonly options: GapStreamOptions) {
+  constructor(
+    private readonly shared: GapStreamShared,
+    options: GapStreamOptions,
+  ) {
+    this.sessionId = options.sessionId;
+    this.wantsPartial = options.partial;
+    this.res = options.res;
+    this.toTs = options.toTs;
+    this.expiresAt = options.expiresAt;
     this.lastTs = options.afterTs;
     // Writes are guarded by `ended`; a late socket error must not become an unhandled 'error' event.
-    options.res.on("error", () => {});
-    options.res.on("close", () => {
+    this.res.on("error", ignoreError);
+    this.res.on("close", () => {
       if (this.ended) return;
       this.finish("client_closed");
     });
   }
 
-  get sessionId(): string {
-    return this.options.sessionId;
-  }
-
-  get wantsPartial(): boolean {
-    return this.options.partial;
-  }
-
   /** Writes `retry:`, arms the expiry timer and runs the replay; resolves once live (or ended). */
   async start(): Promise<void> {
-    const { res, limits, expiresAt, now } = this.options;
+    const { res } = this;
+    const { limits, now } = this.shared;
     if (this.ended) return;
     // The client may have left while the request was still being looked up: its 'close' came before our listener.
     if (res.destroyed) return this.finish("client_closed");
     res.write(retryField(limits.retryMs));
-    this.timers.push(setTimeout(() => this.end("expired"), Math.max(0, expiresAt - now())));
+    releaseSentHeader(res);
+    this.deadline = setTimeout(() => this.end("expired"), Math.max(0, this.expiresAt - now()));
     try {
       await this.replay();
     } catch (error) {
       // The source failed (NATS gone mid-replay): drop the connection so the client resumes with Last-Event-ID.
-      this.options.log.warn({ err: error }, "gap stream replay failed; closing the connection");
+      this.shared.log.warn({ err: error }, "gap stream replay failed; closing the connection");
       if (!this.ended) this.finish("client_closed");
-      this.options.res.destroy();
+      res.destroy();
     }
   }
 
   private reachedEnd(): boolean {
-    return this.options.toTs !== null && this.lastTs >= this.options.toTs;
+    return this.toTs !== null && this.lastTs >= this.toTs;
   }
 
   private async replay(): Promise<void> {
-    const { feed, toTs, limits } = this.options;
+    const { toTs } = this;
+    const { feed, limits } = this.shared;
     while (!this.ended) {
       if (this.reachedEnd()) return this.end("to_ts");
       if (this.lastTs < feed.floor) {
@@ -114,9 +143,10 @@ export class GapStream implements LiveListener {
 
   /** Sends bars from JetStream until the window covers the rest or the stream has no more; returns how many. */
   private async replayFromJetStream(): Promise<number> {
-    const { feed, toTs } = this.options;
+    const { toTs } = this;
+    const { feed } = this.shared;
     let sent = 0;
-    for await (const entry of this.options.replayOlder(this.lastTs)) {
+    for await (const entry of this.shared.replayOlder(this.lastTs)) {
       if (this.ended) break;
       if (toTs !== null && entry.ts > toTs) {
         this.end("to_ts");
@@ -131,28 +161,32 @@ export class GapStream implements LiveListener {
   }
 
   private goLive(): void {
-    const { feed, limits, now } = this.options;
+    const { feed, limits, now } = this.shared;
     feed.join(this);
     this.write(liveEvent({ last_ts: feed.lastTs, server_time: now() }));
-    this.timers.push(setTimeout(() => this.end("max_duration"), limits.maxLiveMs));
+    if (now() + limits.maxLiveMs < this.expiresAt) {
+      clearTimeout(this.deadline!);
+      this.deadline = setTimeout(() => this.end("max_duration"), limits.maxLiveMs);
+    }
   }
 
   /** Returns false when the socket's buffer is full: wait for it to drain before writing more. */
-  private send(text: string, count: number, lastTs: number): boolean {
+  private send(text: string | Buffer, count: number, lastTs: number): boolean {
     const flushed = this.write(text);
     this.lastTs = lastTs;
     this.sentAny = true;
-    if (count > 0) this.options.onBarsSent(count);
+    if (count > 0) this.shared.onBarsSent(count);
     return flushed;
   }
 
-  private write(text: string): boolean {
-    return this.options.res.write(text);
+  private write(text: string | Buffer): boolean {
+    return this.res.write(text);
   }
 
   /** Resolves when the socket drained; ends the stream as a slow consumer if that takes longer than stallMs. */
   private drained(): Promise<void> {
-    const { res, limits } = this.options;
+    const { res } = this;
+    const { limits } = this.shared;
     return new Promise((resolve) => {
       if (this.ended) return resolve();
       const timer = setTimeout(() => {
@@ -173,18 +207,18 @@ export class GapStream implements LiveListener {
   }
 
   private checkBacklog(): void {
-    if (this.options.res.writableLength > this.options.limits.maxBufferedBytes) this.end("slow_consumer");
+    if (this.res.writableLength > this.shared.limits.maxBufferedBytes) this.end("slow_consumer");
   }
 
   /** A live bar from the feed's fan-out (which counts the bars sent, so this does not). */
-  onBar(entry: BarEntry): boolean {
+  onBar(entry: LiveBar): boolean {
     if (this.ended || entry.ts <= this.lastTs) return false;
-    const { toTs } = this.options;
+    const { toTs } = this;
     if (toTs !== null && entry.ts > toTs) {
       this.end("to_ts");
       return false;
     }
-    this.send(entry.event, 0, entry.ts);
+    this.send(entry.bytes, 0, entry.ts);
     if (this.reachedEnd()) this.end("to_ts");
     else this.checkBacklog();
     return true;
@@ -205,7 +239,7 @@ export class GapStream implements LiveListener {
   /** Sends `event: end` with the reason and closes the response. Idempotent. */
   end(reason: EndReason): void {
     if (this.ended) return;
-    const { res } = this.options;
+    const { res } = this;
     this.write(endEvent({ reason, last_ts: this.sentAny ? this.lastTs : null }));
     this.finish(reason);
     res.end();
@@ -216,9 +250,9 @@ export class GapStream implements LiveListener {
 
   private finish(reason: EndReason | "client_closed"): void {
     this.ended = true;
-    this.options.feed.leave(this);
-    for (const timer of this.timers) clearTimeout(timer);
+    this.shared.feed.leave(this);
+    clearTimeout(this.deadline ?? undefined);
     this.drainWaiter?.();
-    this.options.onEnd(this, reason);
+    this.shared.onEnd(this, reason);
   }
 }

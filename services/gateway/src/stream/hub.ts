@@ -1,7 +1,8 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { EndReason, NatsNames } from "@gapfill/contracts";
-import type { Logger } from "@gapfill/kit";
+import { withTimeout, type Logger } from "@gapfill/kit";
+import { Coalesced } from "../coalesced.ts";
 import { BarFeed, type BarEntry } from "./bar-feed.ts";
 import type { GapStream } from "./gap-stream.ts";
 import { replayFromJetStream } from "./jetstream-replay.ts";
@@ -16,6 +17,8 @@ export interface HubDeps {
   now: () => number;
   log: Logger;
   onFanOut?: (written: number) => void;
+  /** Every bar read from the stream, per symbol, before it is fanned out (bootstrap pages are dropped by it). */
+  onStoredBar?: (symbol: string, ts: number) => void;
 }
 
 /**
@@ -24,8 +27,12 @@ export interface HubDeps {
  */
 export class Hub {
   private readonly feeds = new Map<string, BarFeed>();
-  private readonly streams = new Map<string, Set<GapStream>>();
+  /** Open streams by session: the stream itself while it is the session's only one (the usual case), else a set. */
+  private readonly streams = new Map<string, GapStream | Set<GapStream>>();
+  private readonly replays = new Map<string, (afterTs: number) => AsyncGenerator<BarEntry>>();
   private readonly heartbeat: NodeJS.Timeout;
+  /** Direct gets of a subject's last sequence, shared by the requests that wait for one (see Coalesced). */
+  private readonly lastSeqReads = new Coalesced<string, number | null>();
 
   private constructor(
     private readonly deps: HubDeps,
@@ -51,6 +58,7 @@ export class Hub {
         now: deps.now,
         log: deps.log.child({ symbol }),
         onFanOut: deps.onFanOut,
+        onStoredBar: deps.onStoredBar && ((ts) => deps.onStoredBar!(symbol, ts)),
       });
       hub.feeds.set(symbol, feed);
       await feed.start();
@@ -74,49 +82,81 @@ export class Hub {
     return first ? (parseStoredBar(first.data, subject, this.deps.log)?.ts ?? null) : null;
   }
 
+  /**
+   * Resolves true once the symbol's feed has read every bar the stream held when this was called (the subject's
+   * last sequence, read now by a direct get); false when NATS does not answer or the feed is not there within
+   * `timeoutMs`.
+   */
+  async caughtUp(symbol: string, timeoutMs: number): Promise<boolean> {
+    const feed = this.feeds.get(symbol);
+    if (!feed) return false;
+    const { streams, subjects } = this.deps.names;
+    try {
+      const lastSeq = await this.lastSeqReads.run(symbol, async (seal) => {
+        seal();
+        const last = await withTimeout(this.jsm.direct.getMessage(streams.bars, { last_by_subj: subjects.bars(symbol) }), timeoutMs, "direct get");
+        return last?.seq ?? null;
+      });
+      return lastSeq === null || (await feed.readUpTo(lastSeq, timeoutMs));
+    } catch (error) {
+      this.deps.log.debug({ err: error, symbol }, "could not read the stream's last sequence");
+      return false;
+    }
+  }
+
+  /** Bars older than the symbol's window, from JetStream; one function per symbol, shared by its streams. */
   replayOlder(symbol: string): (afterTs: number) => AsyncGenerator<BarEntry> {
-    const deps = {
-      js: this.js,
-      jsm: this.jsm,
-      stream: this.deps.names.streams.bars,
-      barsSubject: this.deps.names.subjects.bars(symbol),
-      log: this.deps.log,
-    };
-    return (afterTs) => replayFromJetStream(deps, afterTs);
+    let replay = this.replays.get(symbol);
+    if (!replay) {
+      const deps = {
+        js: this.js,
+        jsm: this.jsm,
+        stream: this.deps.names.streams.bars,
+        barsSubject: this.deps.names.subjects.bars(symbol),
+        log: this.deps.log,
+      };
+      replay = (afterTs) => replayFromJetStream(deps, afterTs);
+      this.replays.set(symbol, replay);
+    }
+    return replay;
   }
 
   /** Streams of the session open on this process. */
   openStreams(sessionId: string): number {
-    return this.streams.get(sessionId)?.size ?? 0;
+    const open = this.streams.get(sessionId);
+    return open === undefined ? 0 : open instanceof Set ? open.size : 1;
   }
 
   add(stream: GapStream): void {
-    let set = this.streams.get(stream.sessionId);
-    if (!set) this.streams.set(stream.sessionId, (set = new Set()));
-    set.add(stream);
+    const open = this.streams.get(stream.sessionId);
+    if (open === undefined) this.streams.set(stream.sessionId, stream);
+    else if (open instanceof Set) open.add(stream);
+    else this.streams.set(stream.sessionId, new Set([open, stream]));
   }
 
   remove(stream: GapStream): void {
-    const set = this.streams.get(stream.sessionId);
-    if (!set?.delete(stream)) return;
-    if (set.size === 0) this.streams.delete(stream.sessionId);
+    const open = this.streams.get(stream.sessionId);
+    if (open === stream || (open instanceof Set && open.delete(stream) && open.size === 0)) this.streams.delete(stream.sessionId);
   }
 
   /** Ends every stream of the session on this replica, e.g. when it was stopped (here or on another replica). */
   endSession(sessionId: string, reason: EndReason): number {
-    const set = this.streams.get(sessionId);
-    if (!set) return 0;
-    const count = set.size;
-    for (const stream of [...set]) stream.end(reason);
-    return count;
+    const open = this.streams.get(sessionId);
+    if (open === undefined) return 0;
+    const ending = open instanceof Set ? [...open] : [open];
+    for (const stream of ending) stream.end(reason);
+    return ending.length;
   }
 
   endAll(reason: EndReason): void {
-    for (const set of [...this.streams.values()]) for (const stream of [...set]) stream.end(reason);
+    for (const sessionId of [...this.streams.keys()]) this.endSession(sessionId, reason);
   }
 
   private beat(): void {
-    for (const set of this.streams.values()) for (const stream of set) stream.heartbeat();
+    for (const open of this.streams.values()) {
+      if (open instanceof Set) for (const stream of open) stream.heartbeat();
+      else open.heartbeat();
+    }
   }
 
   async close(): Promise<void> {

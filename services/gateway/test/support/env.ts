@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Sql } from "postgres";
 import { barMsgId, gatewayConfigSchema, natsNames, type ClosedBar, type GatewayConfig, type NatsNames } from "@gapfill/contracts";
 import {
+  type BarPageQuery,
   type BarStore,
   createLogger,
   createMetricsRegistry,
@@ -108,6 +109,7 @@ export async function startGateway(
     listen = false,
     now,
     log = env.log,
+    store = env.store,
     configure,
   }: {
     config?: GatewayConfig;
@@ -115,12 +117,14 @@ export async function startGateway(
     listen?: boolean;
     now?: () => number;
     log?: Logger;
+    /** The env's store, or a wrapper around it (e.g. one that counts reads). */
+    store?: BarStore;
     /** Called before the app is ready, e.g. to add a hook that holds requests at a chosen point. */
     configure?: (app: FastifyInstance) => void;
   } = {},
 ): Promise<RunningGateway> {
   const registry = createMetricsRegistry("gateway");
-  const app = await buildApp({ config, log, nc: env.nc, store: env.store, registry, tuning, now });
+  const app = await buildApp({ config, log, nc: env.nc, store, registry, tuning, now });
   configure?.(app);
   let url = "";
   if (listen) {
@@ -130,4 +134,19 @@ export async function startGateway(
     await app.ready();
   }
   return { app, registry, url, close: () => app.close() };
+}
+
+/** The store, with every pageNewestFirst call's query appended to `reads` (the gateway reads nothing else per page). */
+export function countingReads(store: BarStore, reads: BarPageQuery[]): BarStore {
+  return {
+    kind: store.kind,
+    lastBarTs: (symbol) => store.lastBarTs(symbol),
+    pageNewestFirst: (symbol, query) => {
+      reads.push(query);
+      return store.pageNewestFirst(symbol, query);
+    },
+    upsertBars: (bars) => store.upsertBars(bars),
+    ping: () => store.ping(),
+    close: () => store.close(),
+  };
 }
