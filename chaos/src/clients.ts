@@ -62,10 +62,26 @@ type StreamOutcome = { kind: "end"; reason: string } | { kind: "closed"; barsSee
 /** Session ends after which the session cannot be used again. */
 const SESSION_OVER = new Set(["expired", "stopped"]);
 
+export interface SseClientOptions {
+  /** The user (token `sub`) the client acts for. */
+  sub: string;
+  /** Base URLs of the gateways, tried in turn. */
+  gateways: readonly string[];
+  /** The gateway of the first attempt. */
+  firstGateway: number;
+  /** Uniform in [0, 1): the retry jitter. */
+  random: () => number;
+  /** The first stream asks for the bars after this one (as a client that bootstrapped up to it); null: the seam. */
+  fromTs: number | null;
+  /** Waits this long before its first request, so sessions start (and expire) at different times. */
+  startDelayMs: number;
+}
+
 export class SseClient {
   /** Every bar event, in arrival order. */
   readonly bars: ClosedBar[] = [];
   readonly stats: ClientStats = { connections: 0, sessions: 0, ends: {}, refusals: {}, badIds: 0 };
+  readonly sub: string;
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
   private token: string | null = null;
@@ -74,18 +90,9 @@ export class SseClient {
   private freshSession = false;
   private attempt: number;
 
-  /**
-   * @param fromTs the first stream asks for the bars after this one (as a client that bootstrapped up to it would);
-   *   null: after the session's seam
-   */
-  constructor(
-    readonly sub: string,
-    private readonly gateways: readonly string[],
-    private readonly random: () => number,
-    private readonly fromTs: number | null,
-    firstGateway = 0,
-  ) {
-    this.attempt = firstGateway;
+  constructor(private readonly options: SseClientOptions) {
+    this.sub = options.sub;
+    this.attempt = options.firstGateway;
   }
 
   get lastTs(): number | null {
@@ -102,9 +109,11 @@ export class SseClient {
   }
 
   private async loop(): Promise<void> {
+    const { gateways, random, startDelayMs } = this.options;
+    await sleep(startDelayMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
     let failures = 0;
     while (!this.abort.signal.aborted) {
-      const base = this.gateways[this.attempt++ % this.gateways.length]!;
+      const base = gateways[this.attempt++ % gateways.length]!;
       let outcome: StreamOutcome;
       try {
         outcome = await this.connect(base);
@@ -121,7 +130,7 @@ export class SseClient {
       const healthy = outcome.kind === "end" || (outcome.kind === "closed" && outcome.barsSeen > 0);
       failures = healthy ? 0 : failures + 1;
       // An ended stream is resumed at once (as EventSource does after `retry:`); failures back off, jittered.
-      const delayMs = failures === 0 ? 250 : Math.min(3000, 250 * 2 ** (failures - 1)) * (0.5 + this.random() / 2);
+      const delayMs = failures === 0 ? 250 : Math.min(3000, 250 * 2 ** (failures - 1)) * (0.5 + random() / 2);
       await sleep(delayMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
     }
   }
@@ -133,7 +142,7 @@ export class SseClient {
       const response = await fetch(`${base}/dev/token`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ sub: this.sub }),
+        body: JSON.stringify({ sub: this.options.sub }),
         signal,
       });
       if (response.status !== 200) return { kind: "refused", status: response.status };
@@ -158,7 +167,7 @@ export class SseClient {
     const query = new URLSearchParams({ session_id: this.session.session_id });
     const headers: Record<string, string> = { accept: "text/event-stream" };
     if (last === null) {
-      if (this.fromTs !== null) query.set("from_ts", String(this.fromTs));
+      if (this.options.fromTs !== null) query.set("from_ts", String(this.options.fromTs));
     } else if (this.freshSession) query.set("from_ts", String(last));
     else headers["last-event-id"] = String(last);
     this.stats.connections += 1;

@@ -15,6 +15,15 @@ try {
 }
 const settings = [`CHAOS_MINUTES=${config.CHAOS_MINUTES}`, `CHAOS_SEED=${config.CHAOS_SEED}`];
 if (config.CHAOS_CLIENTS !== 20) settings.push(`CHAOS_CLIENTS=${config.CHAOS_CLIENTS}`);
+// The first Ctrl-C stops the soak in order (its servers' data deleted, logs kept); a second one exits at once.
+const interrupt = new AbortController();
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (interrupt.signal.aborted) process.exit(130);
+    process.stderr.write(`chaos: ${signal}; stopping everything (again to exit at once)\n`);
+    interrupt.abort();
+  });
+}
 const result = await runSoak({
   minutes: config.CHAOS_MINUTES,
   seed: config.CHAOS_SEED,
@@ -22,6 +31,7 @@ const result = await runSoak({
   runDir: config.CHAOS_RUN_DIR ?? defaultRunDir(),
   command: `${settings.join(" ")} npm run chaos`,
   progress: (line) => process.stderr.write(`${line}\n`),
+  signal: interrupt.signal,
 });
 process.stdout.write(result.report);
 process.exit(result.problems.length === 0 ? 0 : 1);

@@ -100,6 +100,8 @@ export class ManagedProcess {
       cwd: spec.cwd,
       env: spec.env,
       stdio: ["ignore", "pipe", "pipe"],
+      // A process group of its own: a terminal's Ctrl-C reaches the soak, which then stops everything in order.
+      detached: true,
       ...(spec.uid === undefined ? {} : { uid: spec.uid, gid: spec.gid }),
     });
     this.child = child;
@@ -155,6 +157,13 @@ export class ManagedProcess {
     await waitFor(async () => this.running && (await this.spec.ready()), { timeoutMs, intervalMs: 200, what: `${this.name} to be ready` });
   }
 
+  /** SIGKILL now, without waiting: for the soak's own exit, when nothing can be awaited any more. */
+  killNow(): void {
+    this.disposed = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.running) this.child!.kill("SIGKILL");
+  }
+
   /** Stops it for good (no crash restarts from now on). */
   async dispose(timeoutMs?: number): Promise<number | null> {
     this.disposed = true;
@@ -171,11 +180,17 @@ export class ManagedProcess {
 export class Fleet {
   readonly processes: ManagedProcess[] = [];
   private readonly logs: WriteStream[] = [];
+  /** Should the soak exit before disposeAll() (a test timing out), no server it started may outlive it. */
+  private readonly killAllNow = () => {
+    for (const managed of this.processes) managed.killNow();
+  };
 
   constructor(
     private readonly logDir: string,
     private readonly hooks: FleetHooks,
-  ) {}
+  ) {
+    process.once("exit", this.killAllNow);
+  }
 
   add(spec: ProcessSpec): ManagedProcess {
     const log = createWriteStream(join(this.logDir, `${spec.name}.log`), { flags: "a" });
@@ -195,7 +210,7 @@ export class Fleet {
   async runToEnd(spec: Omit<ProcessSpec, "ready">): Promise<number | null> {
     const log = createWriteStream(join(this.logDir, `${spec.name}.log`), { flags: "a" });
     this.logs.push(log);
-    const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on("line", (line) => log.write(`${line}\n`));
     return new Promise((resolve, reject) => {
       child.once("error", reject);
@@ -210,6 +225,7 @@ export class Fleet {
   async disposeAll(): Promise<Map<string, number | null>> {
     const statuses = new Map<string, number | null>();
     for (const managed of [...this.processes].reverse()) statuses.set(managed.name, await managed.dispose());
+    process.off("exit", this.killAllNow);
     return statuses;
   }
 

@@ -17,7 +17,7 @@ import { injectFault, type InjectedFault } from "./inject.ts";
 import { countTableBars, fetchTruth, lastStreamTs, readStreamSeries, readTableBars, simNow } from "./observe.ts";
 import { Fleet, residentBytes, type Crash } from "./processes.ts";
 import { faultLabel, renderReport, soakProblems, type SoakFindings } from "./report.ts";
-import { startStack, SYMBOL, type ChaosStack } from "./stack.ts";
+import { STACK_SETTINGS, startStack, SYMBOL, type ChaosStack } from "./stack.ts";
 import { checkClientSeries, checkStreamAgainstTruth, checkTableAgainstStream, clockText, latestByTs, rssRows, type RssSample } from "./verify.ts";
 
 export interface SoakOptions {
@@ -30,6 +30,8 @@ export interface SoakOptions {
   command: string;
   /** Progress lines while it runs. */
   progress?: (line: string) => void;
+  /** Aborting it ends the soak early (no verdict), stopping everything it started. */
+  signal?: AbortSignal;
 }
 
 export interface SoakResult {
@@ -61,6 +63,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const stopped = new AbortController();
   // Every scheduled fault waits on it.
   setMaxListeners(schedule.length + 10, stopped.signal);
+  options.signal?.addEventListener("abort", () => stopped.abort(new Error("interrupted")), { once: true });
   const notes: string[] = [];
   const fleet = new Fleet(logDir, {
     clock,
@@ -94,11 +97,19 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const gateways = stack.gateways.map((g) => g.url);
     const random = seeded(options.seed);
     const newest = lastClosedBarTs(await simNow(stack.simUrl));
+    const sessionTtlMs = Number(STACK_SETTINGS.SESSION_TTL_SECONDS) * 1000;
     for (let i = 0; i < options.clients; i++) {
-      // Each client first asks for the bars after a seeded point of the backfilled hour, as if it had bootstrapped up
-      // to there: replays of every length, from the gateways' windows, before the live bars.
-      const fromTs = newest - Math.floor(random() * CLIENT_REPLAY_BARS) * BAR_MS;
-      const client = new SseClient(`chaos-client-${i + 1}`, gateways, seeded(options.seed * 1000 + i), fromTs, i);
+      const client = new SseClient({
+        sub: `chaos-client-${i + 1}`,
+        gateways,
+        firstGateway: i,
+        random: seeded(options.seed * 1000 + i),
+        // Each first asks for the bars after a seeded point of the backfilled hour, as if it had bootstrapped up to
+        // there: replays of every length, from the gateways' windows, before the live bars.
+        fromTs: newest - Math.floor(random() * CLIENT_REPLAY_BARS) * BAR_MS,
+        // Arrivals spread over one session lifetime, so some session always ends (and a new one starts) soon.
+        startDelayMs: Math.round((i * sessionTtlMs) / options.clients),
+      });
       clients.push(client);
       client.start();
     }
