@@ -145,7 +145,10 @@ export class SseClient {
         body: JSON.stringify({ sub: this.options.sub }),
         signal,
       });
-      if (response.status !== 200) return { kind: "refused", status: response.status };
+      if (response.status !== 200) {
+        await response.body?.cancel();
+        return { kind: "refused", status: response.status };
+      }
       this.token = ((await response.json()) as { access_token: string }).access_token;
     }
     if (!this.session) {

@@ -121,7 +121,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     const injected = await runSchedule(stack, nc, schedule, clock, say, stopped.signal, durationMs);
     stopped.signal.throwIfAborted();
     say("faults over; settling");
-    const horizonTs = await settle(stack, nc, clients, notes);
+    const horizonTs = await settle(stack, fleet, nc, clients, notes);
     sampleMemory();
     await Promise.all(clients.map((client) => client.stop()));
     say("checking");
@@ -175,7 +175,7 @@ async function runSchedule(
  * Waits, each with a deadline, for every process to be ready, then for the newest closed bar (the horizon) to be on
  * the stream, in price_15s and at every client. A wait that fails is noted; the checks then show what is missing.
  */
-async function settle(stack: ChaosStack, nc: NatsConnection, clients: readonly SseClient[], notes: string[]): Promise<number> {
+async function settle(stack: ChaosStack, fleet: Fleet, nc: NatsConnection, clients: readonly SseClient[], notes: string[]): Promise<number> {
   const attempt = async (what: string, condition: () => Promise<boolean> | boolean) => {
     try {
       await waitFor(condition, { timeoutMs: SETTLE_TIMEOUT_MS, intervalMs: 500, what });
@@ -183,8 +183,7 @@ async function settle(stack: ChaosStack, nc: NatsConnection, clients: readonly S
       notes.push((error as Error).message);
     }
   };
-  const all = [stack.sim, stack.recorder, stack.database.process, ...stack.ingestors, ...stack.gateways.map((g) => g.process), ...stack.cluster.nodes.map((n) => n.process)];
-  await Promise.all(all.map((proc) => proc.waitReady(SETTLE_TIMEOUT_MS).catch((error: Error) => notes.push(error.message))));
+  await Promise.all(fleet.processes.map((proc) => proc.waitReady(SETTLE_TIMEOUT_MS).catch((error: Error) => notes.push(error.message))));
   const horizonTs = lastClosedBarTs(await simNow(stack.simUrl));
   await attempt("the stream to reach the horizon", async () => ((await lastStreamTs(nc, stack.names, SYMBOL)) ?? -1) >= horizonTs);
   const { bars } = await readStreamSeries(nc, stack.names, SYMBOL);
