@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { natsNames, type ClosedBar, type RecorderConfig } from "@gapfill/contracts";
@@ -73,7 +74,8 @@ export async function startRecorder(deps: RecorderDeps): Promise<RunningRecorder
   /** Delivered and neither acknowledged nor terminated yet: the batch being written and the next one filling. */
   const held = new Map<JsMsg, Held>();
   const queue: Held[] = [];
-  let stopping = false;
+  /** Aborted by stop(): the writer loop ends after its batch, and a backoff pause ends at once. */
+  const stopping = new AbortController();
   let subscriptionEnded = false;
   let wake: (() => void) | null = null;
   const notify = () => {
@@ -91,15 +93,7 @@ export async function startRecorder(deps: RecorderDeps): Promise<RunningRecorder
       };
     });
   /** A backoff pause: only stop() cuts it short, not arriving bars. */
-  let interruptPause: (() => void) | null = null;
-  const pause = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      interruptPause = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    }).finally(() => (interruptPause = null));
+  const pause = (ms: number) => sleep(ms, undefined, { signal: stopping.signal }).catch(() => undefined);
 
   const reading = (async () => {
     for await (const msg of messages) {
@@ -139,11 +133,11 @@ export async function startRecorder(deps: RecorderDeps): Promise<RunningRecorder
       } catch (error) {
         metrics.writeFailures.inc();
         metrics.storeUp.set(0);
-        if (stopping) return false;
+        if (stopping.signal.aborted) return false;
         const delayMs = backoffDelayMs(attempt, tuning.retry, random);
         log.warn({ err: error, attempt: attempt + 1, delayMs, bars: bars.length }, "store write failed; retrying (bars stay in JetStream)");
         await pause(delayMs);
-        if (stopping) return false;
+        if (stopping.signal.aborted) return false;
       }
     }
   }
@@ -190,17 +184,17 @@ export async function startRecorder(deps: RecorderDeps): Promise<RunningRecorder
   }
 
   const writing = (async () => {
-    while (!stopping) {
+    while (!stopping.signal.aborted) {
       if (queue.length === 0) {
         if (subscriptionEnded) return;
         await signal();
         continue;
       }
       const deadline = queue[0]!.receivedAt + config.RECORDER_BATCH_MS;
-      while (!stopping && !subscriptionEnded && queue.length < batchSize && Date.now() < deadline) {
+      while (!stopping.signal.aborted && !subscriptionEnded && queue.length < batchSize && Date.now() < deadline) {
         await signal(deadline - Date.now());
       }
-      if (stopping) return;
+      if (stopping.signal.aborted) return;
       if (!(await recordBatch(queue.splice(0, batchSize)))) return;
     }
   })();
@@ -232,7 +226,7 @@ export async function startRecorder(deps: RecorderDeps): Promise<RunningRecorder
   }, tuning.lagIntervalMs);
 
   const done = Promise.all([reading, writing]).then(() => {
-    if (!stopping) throw new Error("the bar subscription ended on its own");
+    if (!stopping.signal.aborted) throw new Error("the bar subscription ended on its own");
   });
   done.catch(() => {});
 
@@ -243,10 +237,9 @@ export async function startRecorder(deps: RecorderDeps): Promise<RunningRecorder
     measureLag: checkLag,
     stop: () =>
       (stopped ??= (async () => {
-        stopping = true;
+        stopping.abort();
         clearInterval(lagTimer);
         notify();
-        interruptPause?.();
         await messages.close();
         await writing;
         clearInterval(claimTimer);
