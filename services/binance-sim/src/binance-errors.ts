@@ -4,12 +4,17 @@
  */
 export class BinanceError extends Error {
   override name = "BinanceError";
+  readonly code: number;
+  readonly status: number;
+
   constructor(
-    readonly code: number,
+    code: number,
     message: string,
-    readonly status = 400,
+    status = 400,
   ) {
     super(message);
+    this.code = code;
+    this.status = status;
   }
 
   body(): { code: number; msg: string } {

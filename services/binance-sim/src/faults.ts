@@ -28,10 +28,13 @@ export class FaultSwitch {
   private withheldIds = new Set<number>();
   private readonly listeners: ((faults: SimFaults, dropNow: boolean) => void)[] = [];
 
+  private readonly seed: number;
+
   constructor(
-    private readonly seed: number,
+    seed: number,
     initial: SimFaultsPatch = {},
   ) {
+    this.seed = seed;
     this.apply(initial);
   }
 

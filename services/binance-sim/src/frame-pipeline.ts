@@ -15,12 +15,22 @@ export class FramePipeline {
   private readonly delayTimers = new Set<NodeJS.Timeout>();
   private closed = false;
 
+  private readonly deliver: (frame: string) => void;
+  private readonly faults: FaultSwitch;
+  private readonly random: Random;
+  private readonly onDuplicate: () => void;
+
   constructor(
-    private readonly deliver: (frame: string) => void,
-    private readonly faults: FaultSwitch,
-    private readonly random: Random,
-    private readonly onDuplicate: () => void,
-  ) {}
+    deliver: (frame: string) => void,
+    faults: FaultSwitch,
+    random: Random,
+    onDuplicate: () => void,
+  ) {
+    this.deliver = deliver;
+    this.faults = faults;
+    this.random = random;
+    this.onDuplicate = onDuplicate;
+  }
 
   push(frame: string): void {
     if (this.closed) return;

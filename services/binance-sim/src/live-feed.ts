@@ -44,7 +44,10 @@ export class LiveFeed {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
 
-  constructor(private readonly options: LiveFeedOptions) {
+  private readonly options: LiveFeedOptions;
+
+  constructor(options: LiveFeedOptions) {
+    this.options = options;
     const now = options.clock();
     // Trades up to the start are history (REST only); the stream carries what happens from now on.
     for (const [symbol, tape] of options.tapes) this.nextTrade.set(symbol, tape.firstIndexAfter(now));

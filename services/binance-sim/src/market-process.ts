@@ -36,11 +36,14 @@ export class MarketProcess {
   private lastTradeMs = -Infinity;
   private nextAuditAt: number;
 
+  private readonly spec: MarketSpec;
+
   constructor(
-    private readonly spec: MarketSpec,
+    spec: MarketSpec,
     seed: number,
     startMs: number,
   ) {
+    this.spec = spec;
     this.random = seededRandom(seed);
     this.segmentStart = startMs;
     const reference = spec.referencePrice * 10 ** spec.priceDecimals;

@@ -33,7 +33,10 @@ export class WeightLimiter {
   private readonly clients = new Map<string, ClientState>();
   private readonly wallNow: () => number;
 
-  constructor(private readonly options: WeightLimiterOptions) {
+  private readonly options: WeightLimiterOptions;
+
+  constructor(options: WeightLimiterOptions) {
+    this.options = options;
     this.wallNow = options.wallNow ?? Date.now;
   }
 

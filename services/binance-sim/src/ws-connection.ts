@@ -41,7 +41,10 @@ export class Connection {
   private cutReason: CutReason | null = null;
   private closed = false;
 
-  constructor(private readonly options: ConnectionOptions) {
+  private readonly options: ConnectionOptions;
+
+  constructor(options: ConnectionOptions) {
+    this.options = options;
     const { socket, counters } = options;
     this.socket = socket;
     this.combined = options.combined;

@@ -32,7 +32,10 @@ export class WsHub {
   private readonly random: Random;
   private dropTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly options: WsHubOptions) {
+  private readonly options: WsHubOptions;
+
+  constructor(options: WsHubOptions) {
+    this.options = options;
     this.random = seededRandom(options.seed ^ 0x5eed);
     options.faults.onChange((faults, dropNow) => {
       if (dropNow) this.dropAll();

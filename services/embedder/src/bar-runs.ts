@@ -85,10 +85,16 @@ export class BarRun {
 export class SymbolBars {
   private runs: BarRun[] = [];
 
+  private readonly keep: number;
+  private readonly maxRuns: number;
+
   constructor(
-    private readonly keep: number,
-    private readonly maxRuns = 2,
-  ) {}
+    keep: number,
+    maxRuns = 2,
+  ) {
+    this.keep = keep;
+    this.maxRuns = maxRuns;
+  }
 
   /** Places a bar: extends the run it follows, or starts a run; a bar already held changes nothing. Returns its run. */
   add(stored: StoredBar): BarRun {

@@ -13,11 +13,16 @@ export class MessageBatches {
   /** Settles when the delivery ends: resolves when it was closed, rejects when it failed. */
   readonly reading: Promise<void>;
 
+  private readonly maxBatch: number;
+  private readonly lingerMs: number;
+
   constructor(
     messages: AsyncIterable<JsMsg>,
-    private readonly maxBatch: number,
-    private readonly lingerMs: number,
+    maxBatch: number,
+    lingerMs: number,
   ) {
+    this.maxBatch = maxBatch;
+    this.lingerMs = lingerMs;
     this.reading = (async () => {
       for await (const msg of messages) {
         if (this.queue.length === 0) this.oldestAt = Date.now();

@@ -43,11 +43,14 @@ export class BarAggregator {
    * @param startTs open time of the first bar to build (a multiple of 15 000)
    * @param previousClose close of the bar before it in 1e-8 units, or null when there is none
    */
+  readonly symbol: string;
+
   constructor(
-    readonly symbol: string,
+    symbol: string,
     startTs: number,
     previousClose: number | null,
   ) {
+    this.symbol = symbol;
     if (startTs % BAR_MS !== 0) throw new Error(`startTs must be a multiple of ${BAR_MS}, got ${startTs}`);
     this.ts = startTs;
     this.previousClose = previousClose;

@@ -27,7 +27,11 @@ export class TradeSequencer {
   private next: Trade | null = null;
 
   /** @param maxHeld trades held while waiting for a hole to be repaired; beyond it, trades are left to REST. */
-  constructor(private readonly maxHeld = 200_000) {}
+  private readonly maxHeld: number;
+
+  constructor(maxHeld = 200_000) {
+    this.maxHeld = maxHeld;
+  }
 
   /** Id of the last trade passed on, or null before the sequence is anchored. */
   get lastPassedId(): number | null {

@@ -29,7 +29,11 @@ export class MarketClock {
   private offset = 0;
 
   /** @param host the clock being corrected (Date.now in production, a simulator's clock in tests) */
-  constructor(private readonly host: () => number) {}
+  private readonly host: () => number;
+
+  constructor(host: () => number) {
+    this.host = host;
+  }
 
   /** Market time in epoch ms. */
   readonly now = (): number => this.host() + this.offset;

@@ -53,10 +53,13 @@ export class BarPublisher {
   private pumping: Promise<void> | null = null;
   private readonly subject: string;
 
+  private readonly deps: BarPublisherDeps;
+
   constructor(
-    private readonly deps: BarPublisherDeps,
+    deps: BarPublisherDeps,
     last: StoredBar | null,
   ) {
+    this.deps = deps;
     this.subject = deps.names.subjects.bars(deps.symbol);
     this.lastSeq = last?.seq ?? 0;
     this.lastTs = last?.bar.ts ?? null;

@@ -86,7 +86,10 @@ export class SymbolFeed {
   private readonly duplicates;
   private readonly futureTrades;
 
-  constructor(private readonly deps: SymbolFeedDeps) {
+  private readonly deps: SymbolFeedDeps;
+
+  constructor(deps: SymbolFeedDeps) {
+    this.deps = deps;
     this.log = deps.log.child({ symbol: deps.symbol });
     this.wsTrades = deps.metrics.tradesIn.labels(deps.symbol, "ws");
     this.restTrades = deps.metrics.tradesIn.labels(deps.symbol, "rest");

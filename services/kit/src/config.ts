@@ -9,13 +9,16 @@ export class ConfigurationError extends Error {
 /** Environment variables that failed their zod schema, each with what it expects and what arrived. */
 export class ConfigError extends ConfigurationError {
   override name = "ConfigError";
+  readonly problems: readonly { variable: string; message: string }[];
+
   constructor(
-    readonly problems: readonly { variable: string; message: string }[],
+    problems: readonly { variable: string; message: string }[],
     service: string,
   ) {
     super(
       `${service}: invalid configuration\n` + problems.map((p) => `  ${p.variable}: ${p.message}`).join("\n"),
     );
+    this.problems = problems;
   }
 }
 

@@ -50,13 +50,20 @@ export interface RunDeps {
 /** A step of a run failed; `final` when delivering the tick again cannot help (the training job failed). */
 export class RunStepError extends Error {
   override name = "RunStepError";
+  readonly step: RunStep;
+  readonly final: boolean;
+  readonly jobName: string | null;
+
   constructor(
-    readonly step: RunStep,
-    readonly final: boolean,
-    readonly jobName: string | null,
+    step: RunStep,
+    final: boolean,
+    jobName: string | null,
     cause: unknown,
   ) {
     super(`${step}: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.step = step;
+    this.final = final;
+    this.jobName = jobName;
   }
 }
 

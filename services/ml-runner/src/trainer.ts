@@ -34,11 +34,18 @@ export interface Trainer {
 /** The trainer's job ended without a model (SageMaker Failed or Stopped): retrying the tick cannot change that. */
 export class TrainingJobFailedError extends Error {
   override name = "TrainingJobFailedError";
+  readonly jobName: string;
+  readonly status: string;
+  readonly failureReason: string;
+
   constructor(
-    readonly jobName: string,
-    readonly status: string,
-    readonly failureReason: string,
+    jobName: string,
+    status: string,
+    failureReason: string,
   ) {
     super(`training job ${jobName} ${status}: ${failureReason}`);
+    this.jobName = jobName;
+    this.status = status;
+    this.failureReason = failureReason;
   }
 }

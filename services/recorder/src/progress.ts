@@ -12,10 +12,16 @@ export type CatchUpEvent =
 export class CatchUpProgress {
   private run: { startedAt: number; total: number; recorded: number; lastReportAt: number } | null = null;
 
+  private readonly threshold: number;
+  private readonly intervalMs: number;
+
   constructor(
-    private readonly threshold: number,
-    private readonly intervalMs: number,
-  ) {}
+    threshold: number,
+    intervalMs: number,
+  ) {
+    this.threshold = threshold;
+    this.intervalMs = intervalMs;
+  }
 
   get catchingUp(): boolean {
     return this.run !== null;

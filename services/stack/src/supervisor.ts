@@ -28,12 +28,19 @@ export class Supervisor {
   private stopping = false;
   private readonly width: number;
 
+  private readonly write: (text: string) => void;
+  private readonly onFatal: (reason: string) => void;
+  private readonly color: boolean;
+
   constructor(
-    private readonly write: (text: string) => void,
-    private readonly onFatal: (reason: string) => void,
-    private readonly color = false,
+    write: (text: string) => void,
+    onFatal: (reason: string) => void,
+    color = false,
     names: readonly string[] = [],
   ) {
+    this.write = write;
+    this.onFatal = onFatal;
+    this.color = color;
     this.width = Math.max(8, ...names.map((name) => name.length));
   }
 

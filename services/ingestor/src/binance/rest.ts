@@ -65,12 +65,17 @@ export interface KlinesQuery {
 /** A 4xx other than 429/418/403: the request itself is wrong, so repeating it cannot help. */
 export class RestRequestError extends Error {
   override name = "RestRequestError";
+  readonly status: number;
+  readonly body: string;
+
   constructor(
-    readonly status: number,
-    readonly body: string,
+    status: number,
+    body: string,
     url: string,
   ) {
     super(`Binance REST ${url} answered ${status}: ${body.slice(0, 300)}`);
+    this.status = status;
+    this.body = body;
   }
 }
 
@@ -95,7 +100,10 @@ export class BinanceRest {
   private readonly budgetShare: number;
   private readonly timeoutMs: number;
 
-  constructor(private readonly options: BinanceRestOptions) {
+  private readonly options: BinanceRestOptions;
+
+  constructor(options: BinanceRestOptions) {
+    this.options = options;
     this.budgetShare = options.budgetShare ?? 0.8;
     this.timeoutMs = options.timeoutMs ?? 10_000;
   }

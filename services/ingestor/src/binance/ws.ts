@@ -55,7 +55,10 @@ export class TradeSocket {
   /** Resolves once the signal was aborted and every connection is closed. */
   readonly closed: Promise<void>;
 
-  constructor(private readonly options: TradeSocketOptions) {
+  private readonly options: TradeSocketOptions;
+
+  constructor(options: TradeSocketOptions) {
+    this.options = options;
     this.url = combinedStreamUrl(options.baseUrl, options.symbols);
     this.closed = new Promise((resolve) =>
       options.signal.addEventListener("abort", () => void this.closeAll().then(resolve), { once: true }),

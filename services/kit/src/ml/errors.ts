@@ -6,11 +6,16 @@ export class ModelLoadError extends Error {
 /** The model loads but its inputs or outputs are not the scoring contract's; says what was expected and found. */
 export class ModelContractError extends Error {
   override name = "ModelContractError";
+  readonly expected: string;
+  readonly actual: string;
+
   constructor(
-    readonly expected: string,
-    readonly actual: string,
+    expected: string,
+    actual: string,
   ) {
     super(`model does not match the scoring contract: expected ${expected}; the model has ${actual}`);
+    this.expected = expected;
+    this.actual = actual;
   }
 }
 

@@ -3,23 +3,29 @@ import type { ObjectStoreKind } from "./types.ts";
 /** A key (or list prefix) the stores refuse before any I/O; see checkObjectKey. */
 export class ObjectKeyError extends Error {
   override name = "ObjectKeyError";
+  readonly key: string;
+
   constructor(
-    readonly key: string,
+    key: string,
     reason: string,
   ) {
     super(`bad object key ${JSON.stringify(key)}: ${reason}`);
+    this.key = key;
   }
 }
 
 /** No object under the key (get, getStream, head). */
 export class ObjectNotFoundError extends Error {
   override name = "ObjectNotFoundError";
+  readonly key: string;
+
   constructor(
-    readonly key: string,
+    key: string,
     /** The store, as in its error messages: `S3 bucket <bucket> at <endpoint>` or `local directory <dir>`. */
     store: string,
   ) {
     super(`no object ${key} in ${store}`);
+    this.key = key;
   }
 }
 
@@ -30,15 +36,22 @@ export class ObjectNotFoundError extends Error {
  */
 export class ObjectStoreError extends Error {
   override name = "ObjectStoreError";
+  readonly backend: ObjectStoreKind;
+  readonly operation: string;
+  readonly key: string | undefined;
+
   constructor(
-    readonly backend: ObjectStoreKind,
+    backend: ObjectStoreKind,
     store: string,
-    readonly operation: string,
-    readonly key: string | undefined,
+    operation: string,
+    key: string | undefined,
     cause: unknown,
     hint = "",
   ) {
     super(`${store}: ${operation}${key === undefined ? "" : ` ${key}`} failed: ${describeCause(cause)}${hint}`, { cause });
+    this.backend = backend;
+    this.operation = operation;
+    this.key = key;
   }
 }
 

@@ -52,7 +52,10 @@ class LocalObjectStore implements ObjectStore {
   readonly kind = "local" as const;
   readonly describe: string;
 
-  constructor(readonly location: string) {
+  readonly location: string;
+
+  constructor(location: string) {
+    this.location = location;
     this.describe = `local directory ${location}`;
   }
 

@@ -58,11 +58,18 @@ class S3ObjectStore implements ObjectStore {
   readonly kind = "s3" as const;
   readonly location: string;
 
+  private readonly client: S3Client;
+  private readonly bucket: string;
+  private readonly describe: string;
+
   constructor(
-    private readonly client: S3Client,
-    private readonly bucket: string,
-    private readonly describe: string,
+    client: S3Client,
+    bucket: string,
+    describe: string,
   ) {
+    this.client = client;
+    this.bucket = bucket;
+    this.describe = describe;
     this.location = `s3://${bucket}`;
   }
 

@@ -13,7 +13,11 @@ export class ObjectSource {
   size = 0;
   failure: { error: unknown } | undefined;
 
-  constructor(private readonly source: AsyncIterable<ObjectBody> | Iterable<ObjectBody>) {}
+  private readonly source: AsyncIterable<ObjectBody> | Iterable<ObjectBody>;
+
+  constructor(source: AsyncIterable<ObjectBody> | Iterable<ObjectBody>) {
+    this.source = source;
+  }
 
   async *chunks(): AsyncGenerator<Buffer> {
     try {
