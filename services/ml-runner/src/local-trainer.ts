@@ -5,11 +5,14 @@ import type { Candidate, Trainer, TrainingRequest } from "./trainer.ts";
 
 const WORKER_URL = new URL("./local-trainer-worker.ts", import.meta.url).href;
 /**
- * Workers do not inherit the TypeScript loader the process runs under (`node --import tsx`, vitest), so the worker
- * registers tsx itself before importing its TypeScript module.
+ * Workers do not inherit a TypeScript loader the process runs under (`node --import tsx`, vitest). Node 24 strips types
+ * itself, in workers too (`process.features.typescript`); under Node 20 the worker registers tsx before importing.
  */
-const WORKER_BOOTSTRAP = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))})
+function workerBootstrap(): string {
+  if ((process.features as { typescript?: string | false }).typescript) return `import(${JSON.stringify(WORKER_URL)})`;
+  return `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))})
   .then(({ register }) => { register(); return import(${JSON.stringify(WORKER_URL)}); })`;
+}
 
 /**
  * The in-process trainer (SAGEMAKER_ROLE_ARN unset): the TypeScript MLP trained in a worker thread, so the event
@@ -22,7 +25,7 @@ export function localTrainer(): Trainer {
     async train({ rows, hp, signal, log }: TrainingRequest): Promise<Candidate> {
       signal.throwIfAborted();
       const startedAt = performance.now();
-      const worker = new Worker(WORKER_BOOTSTRAP, { eval: true, workerData: { rows, hp } });
+      const worker = new Worker(workerBootstrap(), { eval: true, workerData: { rows, hp } });
       const abort = () => void worker.terminate();
       signal.addEventListener("abort", abort, { once: true });
       try {
