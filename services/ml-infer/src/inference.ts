@@ -65,7 +65,9 @@ export async function startInference(options: InferenceOptions): Promise<Service
       const model = slot.current;
       if (!model) return null;
       const result = await scorePass(options.pass, settings, model);
-      if (result.scored > 0) log.info({ ...result, trigger }, `scored ${result.scored} embeddings with model ${result.version}`);
+      if (result.scored > 0) {
+        log.info({ ...result, trigger }, `scored ${result.scored} embedding${result.scored === 1 ? "" : "s"} with model ${result.version}`);
+      }
       return result;
     });
 
