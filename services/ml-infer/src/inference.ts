@@ -88,8 +88,14 @@ export async function startInference(options: InferenceOptions): Promise<Service
   const published: Subscription = nc.subscribe(names.subjects.modelPublished);
   const following = (async () => {
     for await (const msg of published) {
-      const event = modelPublishedEventSchema.safeParse(msg.json());
-      log.info({ announced: event.success ? event.data.version : null }, "ml.model.published: reloading");
+      // The pointer is what counts: an announcement that cannot be read still triggers a reload.
+      let announced: string | null = null;
+      try {
+        announced = modelPublishedEventSchema.parse(msg.json()).version;
+      } catch {
+        log.warn({ subject: msg.subject }, "ml.model.published message is not a published-model event; reloading anyway");
+      }
+      log.info({ announced }, "ml.model.published: reloading");
       await work("published").catch((error: unknown) => reportPassFailure(error, { trigger: "published" }, "scoring after a reload failed"));
     }
   })();

@@ -233,6 +233,11 @@ describe("ml-infer", () => {
     const inference = await startTestInference();
     try {
       const before = await readStreamPredictions(nc, ns);
+      // An announcement that is not one still makes ml-infer look at the pointer; the subscription goes on.
+      nc.publish(names.subjects.modelPublished, "not an event");
+      await waitFor(() => inference.lines.some((line) => line.msg === "ml.model.published message is not a published-model event; reloading anyway"), {
+        what: "the unreadable announcement",
+      });
       const v2 = await publishTestModel(objects, "v2", { seed: 2, events: runEvents(jetstream(nc), names) });
       // The pass's summary line comes after its predictions are published, stored and logged.
       await waitFor(() => inference.lines.some((line) => line.msg === `scored ${SYMBOLS.length * MAX_PER_SYMBOL} embeddings with model v2` && line.trigger === "published"), {
