@@ -20,9 +20,15 @@ COPY services/embedder/package.json services/embedder/
 COPY services/scheduler/package.json services/scheduler/
 COPY services/gateway/package.json services/gateway/
 COPY services/ml-runner/package.json services/ml-runner/
+COPY services/ml-infer/package.json services/ml-infer/
 COPY services/stack/package.json services/stack/
 COPY services/provision/package.json services/provision/
-RUN npm ci --omit=dev --no-audit --no-fund
+# onnxruntime-node ships CPU binaries for every platform (about 290 MB): keep this image's own, Linux on its arch.
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && ort=node_modules/onnxruntime-node/bin \
+ && rm -rf $ort/napi-v*/darwin $ort/napi-v*/win32 \
+ && find $ort/napi-v*/linux -mindepth 1 -maxdepth 1 ! -name "$(node -p process.arch)" -exec rm -rf {} + \
+ && test -f $ort/napi-v*/linux/$(node -p process.arch)/onnxruntime_binding.node
 
 # --- runtime: sources + production node_modules, non-root
 FROM node:20-bookworm-slim AS runtime

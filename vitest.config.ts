@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 // so files may run in parallel; a test waits on conditions with deadlines, never on bare sleeps.
 export default defineConfig({
   test: {
-    include: ["contracts/test/**/*.test.ts", "services/*/test/**/*.test.ts", "chaos/test/**/*.test.ts", "scripts/**/*.test.ts"],
+    include: ["contracts/test/**/*.test.ts", "services/*/test/**/*.test.ts", "chaos/test/**/*.test.ts", "scripts/**/*.test.ts", "deploy/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",

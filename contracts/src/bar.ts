@@ -2,7 +2,8 @@ import { z } from "zod";
 import { BAR_MS, isAlignedBarTs } from "./time.ts";
 import { SYMBOL_PATTERN, symbolSchema } from "./symbol.ts";
 
-const barTs = z
+/** A bar open time: integer epoch ms, a multiple of BAR_MS. */
+export const barTsSchema = z
   .number()
   .int("must be an integer epoch-ms open time")
   .nonnegative()
@@ -13,7 +14,7 @@ const aggId = z.number().int().nonnegative().nullable();
 
 const barFields = {
   symbol: symbolSchema,
-  ts: barTs,
+  ts: barTsSchema,
   open: price,
   high: price,
   low: price,

@@ -9,6 +9,7 @@ export * from "./ticks.ts";
 export * from "./model.ts";
 export * from "./features.ts";
 export * from "./ml-run.ts";
+export * from "./prediction.ts";
 export * from "./names.ts";
 export * from "./topology.ts";
 export * from "./sql.ts";

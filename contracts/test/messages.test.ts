@@ -3,6 +3,8 @@ import {
   describeIssues,
   modelManifestSchema,
   nextTickWindowStart,
+  predictionEventSchema,
+  predictionMsgId,
   sessionRecordSchema,
   sseEventSchemas,
   tickEventSchema,
@@ -26,6 +28,31 @@ describe("tick events", () => {
     expect(tickWindowStart(11_999, 2)).toBe(10_000);
     expect(nextTickWindowStart(10_000, 2)).toBe(12_000);
     expect(nextTickWindowStart(11_999, 2)).toBe(12_000);
+  });
+});
+
+describe("prediction events", () => {
+  const prediction = {
+    symbol: "BTCUSDT",
+    ts: 1_700_000_010_000 - (1_700_000_010_000 % 15_000),
+    prob_up: 0.25,
+    model_version: "retrain-20261201T130000Z",
+    scored_at: "2026-12-01T13:00:31.502Z",
+  };
+
+  it("carry a bar time, a probability, a model version and when it was scored; name what is wrong", () => {
+    expect(predictionEventSchema.parse(prediction)).toEqual(prediction);
+    expect(describeIssues(predictionEventSchema.safeParse({ ...prediction, ts: prediction.ts + 1 }).error!)).toMatch(/^ts: must be a multiple of 15000/);
+    expect(describeIssues(predictionEventSchema.safeParse({ ...prediction, prob_up: 1.5 }).error!)).toMatch(/^prob_up: /);
+    expect(describeIssues(predictionEventSchema.safeParse({ ...prediction, model_version: "a/b" }).error!)).toMatch(/^model_version: /);
+    expect(predictionEventSchema.safeParse({ ...prediction, extra: 1 }).success).toBe(false);
+  });
+
+  it("are identified by symbol, bar time and model version", () => {
+    const id = predictionMsgId(prediction.symbol, prediction.ts, prediction.model_version);
+    expect(id).toBe(`prediction:BTCUSDT:${prediction.ts}:retrain-20261201T130000Z`);
+    expect(predictionMsgId("BTCUSDT", prediction.ts, "retrain-20261201T140000Z")).not.toBe(id);
+    expect(predictionMsgId("ETHUSDT", prediction.ts, prediction.model_version)).not.toBe(id);
   });
 });
 

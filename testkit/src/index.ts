@@ -15,6 +15,7 @@ export * from "./postgrest.ts";
 export * from "./timing.ts";
 export * from "./tcp-proxy.ts";
 export * from "./stream-bars.ts";
+export * from "./stream-predictions.ts";
 export * from "./log.ts";
 export * from "./nats-server.ts";
 export * from "./ports.ts";

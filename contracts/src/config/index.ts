@@ -7,6 +7,7 @@ export * from "./recorder.ts";
 export * from "./gateway.ts";
 export * from "./ml.ts";
 export * from "./ml-runner.ts";
+export * from "./ml-infer.ts";
 export * from "./stack.ts";
 export * from "./sim.ts";
 export * from "./services.ts";

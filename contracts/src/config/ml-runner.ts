@@ -3,7 +3,7 @@ import { LABEL_HORIZON_MS, trainingHyperparametersSchema } from "../model.ts";
 import { BAR_MS } from "../time.ts";
 import { commonEnv, metricsHostEnv } from "./common.ts";
 import { envInt, envNumber, envUrl, portSchema, whenFieldsValid } from "./env.ts";
-import { objectStoreEnv } from "./objects.ts";
+import { modelPointerEnv, objectStoreEnv } from "./objects.ts";
 import { refineStoreAccess, storeEnv } from "./store.ts";
 
 /** The trainers' shared defaults (contracts' trainingHyperparametersSchema, also train.py's argparse defaults). */
@@ -23,8 +23,7 @@ export const mlRunnerConfigSchema = z
     TRAIN_PREFIX: z.string().trim().min(1).default("train"),
     /** Key prefix of published models (`<MODEL_PREFIX>/<version>/…`) and of SageMaker job output (`<MODEL_PREFIX>/jobs/`). */
     MODEL_PREFIX: z.string().trim().min(1).default("model"),
-    /** The pointer to the published model, written last. */
-    MODEL_JSON: z.string().trim().min(1).default("model/latest.json"),
+    ...modelPointerEnv,
     /** Rows exported per run: embeddings with ts in the TRAIN_WINDOW_HOURS before the tick's window start. */
     TRAIN_WINDOW_HOURS: envNumber(168, 0.05, 24 * 366),
     /** Label horizon: a row is labelled up when the close this many seconds after its ts is above its close. */

@@ -1,8 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_EMBED_EVERY_BARS, DEFAULT_EMBED_WINDOW_BARS } from "../features.ts";
-import { commonEnv, logEnv, metricsHostEnv, natsEnv } from "./common.ts";
+import { logEnv, metricsHostEnv, natsEnv } from "./common.ts";
 import { envBool, envInt, portSchema, whenFieldsValid } from "./env.ts";
-import { objectStoreEnv } from "./objects.ts";
 import { refineStoreAccess, storeEnv } from "./store.ts";
 
 /** The scheduler: one retrain and one infer tick per interval window, windows aligned to the epoch. */
@@ -48,12 +47,3 @@ export const embedderConfigSchema = z
     if (config.EMBEDDER) refineStoreAccess("write")(config, ctx);
   }, whenFieldsValid);
 export type EmbedderConfig = z.infer<typeof embedderConfigSchema>;
-
-export const mlInferConfigSchema = z.object({
-  ...commonEnv,
-  ...storeEnv,
-  ...objectStoreEnv,
-  /** Object key of the pointer to the published model (`latest.json`). */
-  MODEL_JSON: z.string().trim().min(1).default("model/latest.json"),
-});
-export type MlInferConfig = z.infer<typeof mlInferConfigSchema>;

@@ -66,3 +66,9 @@ export const objectStoreEnv = {
 
 export const objectStoreConfigSchema = z.object(objectStoreEnv);
 export type ObjectStoreConfig = z.infer<typeof objectStoreConfigSchema>;
+
+/** The published model's pointer: written by ml-runner (and `npm run model -- promote`), read by ml-infer. */
+export const modelPointerEnv = {
+  /** Object key of the pointer to the published model (`latest.json`), written after the files it names. */
+  MODEL_JSON: z.string().trim().min(1).default("model/latest.json"),
+};

@@ -11,6 +11,7 @@ export * from "./backoff.ts";
 export * from "./bar-messages.ts";
 export * from "./bar-consumer.ts";
 export * from "./tick-messages.ts";
+export * from "./tick-consumer.ts";
 export * from "./timeout.ts";
 export * from "./data-dir.ts";
 export * from "./wait.ts";

@@ -1,7 +1,16 @@
 import type { GateDecision } from "@gapfill/contracts";
-import { loadScoringModel, ModelContractError, ModelLoadError, ModelOutputError, type Logger, type ObjectStore } from "@gapfill/kit";
+import {
+  loadScoringModel,
+  ModelContractError,
+  ModelLoadError,
+  ModelOutputError,
+  PublishedModelError,
+  readArtifact,
+  readModelManifest,
+  type Logger,
+  type ObjectStore,
+} from "@gapfill/kit";
 import { holdoutMetrics, promotionDecision, type LabelledRows } from "./model/index.ts";
-import { PublishedModelError, readArtifact, readModelManifest } from "./published-model.ts";
 
 export interface GateRequest {
   objects: ObjectStore;

@@ -1,7 +1,7 @@
 import { modelArtifactKey, modelMetricsSchema, type ModelManifest, type ModelMetrics } from "@gapfill/contracts";
-import { loadScoringModel, type ObjectStore } from "@gapfill/kit";
+import { loadScoringModel, PublishedModelError, readArtifact, readModelManifest, type ObjectStore } from "@gapfill/kit";
 import { pointLatestAt, type Pointer } from "./publish.ts";
-import { PublishedModelError, readArtifact, readModelManifest, VERSION_MANIFEST_FILE } from "./published-model.ts";
+import { VERSION_MANIFEST_FILE } from "./published-model.ts";
 
 /** What the model CLI reads and moves: the published versions under MODEL_PREFIX and the MODEL_JSON pointer. */
 export interface ModelRegistry {
@@ -42,7 +42,7 @@ export async function showModelVersion(registry: ModelRegistry, version: string)
 async function versionManifest(registry: ModelRegistry, version: string): Promise<ModelManifest> {
   const key = modelArtifactKey(registry.modelPrefix, version, VERSION_MANIFEST_FILE);
   const manifest = await readModelManifest(registry.objects, key);
-  if (!manifest) throw new PublishedModelError(`no published version ${version} (no ${key}); \`npm run model -- list\` shows the versions`);
+  if (!manifest) throw new PublishedModelError("missing", `no published version ${version} (no ${key}); \`npm run model -- list\` shows the versions`);
   return manifest;
 }
 

@@ -1,8 +1,8 @@
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { runIdOf, tickEventSchema, type NatsNames, type TickEvent } from "@gapfill/contracts";
-import { backoffDelayMs, type BackoffPolicy, type ServiceLifecycle } from "@gapfill/kit";
-import { ensureRunnerConsumer, RUNNER_DURABLE } from "./consumer.ts";
+import { backoffDelayMs, ensureTickConsumer, type BackoffPolicy, type ServiceLifecycle } from "@gapfill/kit";
+import { RUNNER_DURABLE, runnerConsumerSettings } from "./consumer.ts";
 import { executeRun, failRun, RunStepError, type RunDeps, type RunSettings } from "./run.ts";
 
 export interface RunnerTuning {
@@ -34,7 +34,7 @@ export async function startRunner(options: RunnerOptions): Promise<ServiceLifecy
   const { names, deps, settings, maxDeliveries, ackWaitMs } = options;
   const tuning = { ...DEFAULT_RUNNER_TUNING, ...options.tuning };
   const log = deps.log;
-  const consumerAction = await ensureRunnerConsumer(await jetstreamManager(options.nc), names, { ackWaitMs, maxDeliveries });
+  const consumerAction = await ensureTickConsumer(await jetstreamManager(options.nc), names, "retrain", runnerConsumerSettings({ ackWaitMs, maxDeliveries }));
   const consumer = await jetstream(options.nc).consumers.get(names.streams.mlTicks, RUNNER_DURABLE);
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 1 });
   log.info({ stream: names.streams.mlTicks, durable: RUNNER_DURABLE, consumer: consumerAction, trainer: deps.trainer.kind }, "waiting for retrain ticks");

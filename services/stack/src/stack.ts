@@ -8,7 +8,7 @@ import { Supervisor } from "./supervisor.ts";
 export type StackMode = "live" | "demo";
 
 /** Services in start order; the simulator only in the demo. */
-const SERVICES = ["recorder", "embedder", "scheduler", "ingestor", "gateway", "ml-runner"] as const;
+const SERVICES = ["recorder", "embedder", "scheduler", "ingestor", "gateway", "ml-runner", "ml-infer"] as const;
 
 /** The demo ticks often enough to watch: a retrain every 2 minutes, an inference every 30 s (unless set). */
 const DEMO_TICK_INTERVALS = { ML_INTERVAL_SECONDS: "120", INFER_INTERVAL_SECONDS: "30" } as const;
@@ -64,7 +64,8 @@ async function httpOk(url: string): Promise<boolean> {
 
 /**
  * The whole stack on one machine: NATS (the one at NATS_URL, or a local nats-server), in the demo the Binance
- * simulator, then recorder, embedder, scheduler, ingestor and gateway as supervised child processes with prefixed logs.
+ * simulator, then recorder, embedder, scheduler, ingestor, gateway, ml-runner and ml-infer as supervised child
+ * processes with prefixed logs.
  */
 export async function runStack(options: StackOptions): Promise<RunningStack> {
   const { config, mode } = options;
@@ -147,6 +148,10 @@ export async function runStack(options: StackOptions): Promise<RunningStack> {
       baseEnv.BINANCE_REST_URL = simUrl;
       baseEnv.BINANCE_WS_URL = `ws://127.0.0.1:${config.SIM_PORT}`;
       for (const [variable, seconds] of Object.entries(DEMO_TICK_INTERVALS)) baseEnv[variable] ||= seconds;
+      say(
+        "demo ML loop: ml-runner trains a first model at the first retrain tick with enough embeddings (about 2 minutes in), " +
+          "ml-infer loads it at once and predictions appear on the chart within about 3 minutes, then at every infer tick",
+      );
     } else {
       say("live mode: the ingestor reads real Binance market data");
     }

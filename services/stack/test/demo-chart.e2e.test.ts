@@ -87,6 +87,7 @@ beforeAll(async () => {
       EMBEDDER_METRICS_PORT: "0",
       SCHEDULER_METRICS_PORT: "0",
       ML_RUNNER_METRICS_PORT: "0",
+      ML_INFER_METRICS_PORT: "0",
       // An hour of backfill holds few 240-bar windows: 60-bar windows give about 45 rows of history.
       EMBED_WINDOW_BARS: String(EMBED_WINDOW),
       LOG_FORMAT: "json",
