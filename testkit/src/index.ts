@@ -9,8 +9,6 @@ export * from "./postgres.ts";
 export * from "./bars.ts";
 export * from "./embeddings.ts";
 export * from "./random.ts";
-export * from "./embeddings.ts";
-export * from "./random.ts";
 export * from "./postgrest.ts";
 export * from "./timing.ts";
 export * from "./tcp-proxy.ts";
