@@ -1,9 +1,10 @@
 # syntax=docker/dockerfile:1
-# One image for every service; compose picks the service with the command
-# `node --import tsx services/<name>/src/main.ts`.
+# One image for every service; compose picks the service with the command `node services/<name>/src/main.ts`.
+# Node 24 LTS runs the TypeScript sources directly by stripping their types (the code uses erasable syntax only), so
+# there is no build step and no TypeScript loader in the image.
 
 # --- dependencies: production only, native addons built here with the toolchain kept out of the final image
-FROM node:20-bookworm-slim AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 # onnxruntime-node's postinstall would fetch CUDA binaries; the CPU build ships in the package.
 ENV ONNXRUNTIME_NODE_INSTALL=skip npm_config_onnxruntime_node_install=skip
@@ -31,7 +32,7 @@ RUN npm ci --omit=dev --no-audit --no-fund \
  && test -f $ort/napi-v*/linux/$(node -p process.arch)/onnxruntime_binding.node
 
 # --- runtime: sources + production node_modules, non-root
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production LOG_FORMAT=json DATA_DIR=/app/.data
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
@@ -42,4 +43,4 @@ COPY nats.conf tsconfig.base.json ./
 RUN mkdir -p /app/.data && chown -R node:node /app/.data
 USER node
 EXPOSE 8000
-CMD ["node", "--import", "tsx", "services/gateway/src/main.ts"]
+CMD ["node", "services/gateway/src/main.ts"]

@@ -20,7 +20,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { jetstream } from "@nats-io/jetstream";
 import { BAR_MS, barMsgId, lastClosedBarTs, natsNames, type ClosedBar } from "@gapfill/contracts";
-import { createLogger, openPostgresStore } from "@gapfill/kit";
+import { createLogger, openPostgresStore, TYPESCRIPT_NODE_ARGS } from "@gapfill/kit";
 import {
   connectTestNats,
   connectTestPostgres,
@@ -52,7 +52,7 @@ function rssKb(pid: number): number {
 }
 
 function startClients(): Promise<ChildProcess> {
-  const child = fork(join(here, "gateway-sse-clients.ts"), [], { execArgv: ["--import", "tsx"], stdio: "inherit" });
+  const child = fork(join(here, "gateway-sse-clients.ts"), [], { execArgv: [...TYPESCRIPT_NODE_ARGS], stdio: "inherit" });
   return ask(child, null, "started").then(() => child);
 }
 

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { writeHeapSnapshot } from "node:v8";
 import { jetstream } from "@nats-io/jetstream";
 import { BAR_MS, barMsgId, gatewayConfigSchema, lastClosedBarTs, natsNames } from "@gapfill/contracts";
-import { createLogger, loadConfig, openPostgresStore } from "@gapfill/kit";
+import { createLogger, loadConfig, openPostgresStore, TYPESCRIPT_NODE_ARGS } from "@gapfill/kit";
 import {
   connectTestNats,
   connectTestPostgres,
@@ -94,7 +94,7 @@ const config = loadConfig(gatewayConfigSchema, "gateway", {
 const app = await buildApp({ config, log, nc, store });
 await app.listen({ port: 0, host: "127.0.0.1" });
 const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-const clients = fork(join(here, "gateway-sse-clients.ts"), [], { execArgv: ["--import", "tsx"], stdio: "inherit" });
+const clients = fork(join(here, "gateway-sse-clients.ts"), [], { execArgv: [...TYPESCRIPT_NODE_ARGS], stdio: "inherit" });
 try {
   await ask(clients, null, "started");
   const { token } = await signLocalToken(new TextEncoder().encode(SECRET), { sub: "heap", ttlSeconds: 3600, nowMs: Date.now() });

@@ -7,6 +7,7 @@ import { fork, spawn, type ChildProcess } from "node:child_process";
 import { freePort } from "@gapfill/testkit";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { TYPESCRIPT_NODE_ARGS } from "@gapfill/kit";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
@@ -17,7 +18,7 @@ export const now = () => performance.timeOrigin + performance.now();
 
 export async function startGatewayProcess(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "services/gateway/src/main.ts")], {
+  const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, join(root, "services/gateway/src/main.ts")], {
     env: { ...process.env, GATEWAY_METRICS_PORT: "0", ...env, PORT: String(port), HOST: "127.0.0.1" },
     stdio: ["ignore", "ignore", "inherit"],
   });
@@ -70,7 +71,7 @@ export async function runPool(count: number, concurrency: number, task: (i: numb
 /** The bare node:http floors (gateway-floor-server.ts) in a child process. */
 export async function startFloor(env: Record<string, string> = {}): Promise<{ floor: ChildProcess; port: number }> {
   const floor = fork(join(here, "gateway-floor-server.ts"), [], {
-    execArgv: ["--import", "tsx"],
+    execArgv: [...TYPESCRIPT_NODE_ARGS],
     stdio: "inherit",
     env: { ...process.env, ...env },
   });

@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { TYPESCRIPT_NODE_ARGS } from "@gapfill/kit";
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 const filter = process.argv[2] ?? "";
@@ -19,7 +20,7 @@ if (files.length === 0) {
 }
 for (const file of files) {
   console.log(`\n### ${file}`);
-  const run = spawnSync(process.execPath, ["--import", "tsx", join(benchDir, file)], { stdio: "inherit" });
+  const run = spawnSync(process.execPath, [...TYPESCRIPT_NODE_ARGS, join(benchDir, file)], { stdio: "inherit" });
   if (run.status !== 0) {
     console.error(`${file} failed with status ${run.status ?? run.signal}`);
     process.exit(1);

@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { natsNames, type NatsNames } from "@gapfill/contracts";
-import { REPO_ROOT } from "@gapfill/kit";
+import { REPO_ROOT, TYPESCRIPT_NODE_ARGS } from "@gapfill/kit";
 import { freePort } from "@gapfill/testkit";
 import { startNatsCluster, type NatsCluster } from "./cluster.ts";
 import { startPrivatePostgres, type PrivatePostgres } from "./database.ts";
@@ -54,7 +54,7 @@ async function answersOk(url: string): Promise<boolean> {
   }
 }
 
-const serviceArgs = (service: string) => ["--import", "tsx", join(REPO_ROOT, "services", service, "src", "main.ts")];
+const serviceArgs = (service: string) => [...TYPESCRIPT_NODE_ARGS, join(REPO_ROOT, "services", service, "src", "main.ts")];
 
 /**
  * Starts the whole stack, its servers' data and the services' DATA_DIR under `dataRoot`, and waits until every

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
-import { waitFor } from "@gapfill/kit";
+import { TYPESCRIPT_NODE_ARGS, waitFor } from "@gapfill/kit";
 
 /** A service's `src/main.ts` running in a process of its own, the way it runs in production. */
 export interface ServiceProcess {
@@ -16,9 +16,9 @@ export interface ServiceProcess {
   logged(msg: string, fields?: Record<string, unknown>, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-/** Starts `node --import tsx <main>` with the test's environment on top of this process's, logging JSON. */
+/** Starts `node <main>` (TypeScript: see TYPESCRIPT_NODE_ARGS) with the test's environment on top of this process's, logging JSON. */
 export function startServiceProcess(main: string, env: Record<string, string>): ServiceProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", main], {
+  const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, main], {
     env: { ...process.env, LOG_FORMAT: "json", ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });

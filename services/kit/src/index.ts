@@ -18,3 +18,4 @@ export * from "./wait.ts";
 export * from "./digest.ts";
 export * from "./ml/index.ts";
 export * from "./objects/index.ts";
+export * from "./typescript.ts";

@@ -1,6 +1,15 @@
 import { basename, join } from "node:path";
 import { embedderConfigSchema, schedulerConfigSchema, type StackConfig } from "@gapfill/contracts";
-import { createLogger, embeddedDbFile, EXIT_CONFIG, redactUrlCredentials, REPO_ROOT, resolveDataDir, waitFor } from "@gapfill/kit";
+import {
+  createLogger,
+  embeddedDbFile,
+  EXIT_CONFIG,
+  redactUrlCredentials,
+  REPO_ROOT,
+  resolveDataDir,
+  TYPESCRIPT_NODE_ARGS,
+  waitFor,
+} from "@gapfill/kit";
 import { demoIsolation, resetDemoData } from "./demo-isolation.ts";
 import { natsAnswers, startLocalNatsServer, type LocalNatsServer } from "./local-nats.ts";
 import { Supervisor } from "./supervisor.ts";
@@ -118,7 +127,7 @@ export async function runStack(options: StackOptions): Promise<RunningStack> {
       LOG_LEVEL: config.LOG_LEVEL,
       LOG_FORMAT: env.LOG_FORMAT ?? (options.color ? "pretty" : "json"),
     };
-    const nodeArgs = (service: string) => ["--import", "tsx", join(REPO_ROOT, "services", service, "src", "main.ts")];
+    const nodeArgs = (service: string) => [...TYPESCRIPT_NODE_ARGS, join(REPO_ROOT, "services", service, "src", "main.ts")];
 
     if (demo) {
       const simUrl = `http://127.0.0.1:${config.SIM_PORT}`;
