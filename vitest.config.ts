@@ -1,14 +1,29 @@
 import { defineConfig } from "vitest/config";
 
-// One run over every workspace. Tests talk to real NATS and PostgreSQL and namespace everything they create,
-// so files may run in parallel; a test waits on conditions with deadlines, never on bare sleeps.
+/** Every test file, wherever it lives; `*.unit.test.ts` files are the unit tier. */
+const ALL_TESTS = [
+  "contracts/test/**/*.test.ts",
+  "services/*/test/**/*.test.ts",
+  "chaos/test/**/*.test.ts",
+  "scripts/**/*.test.ts",
+  "deploy/**/*.test.ts",
+];
+const UNIT_TESTS = ALL_TESTS.map((pattern) => pattern.replace(/\*\.test\.ts$/, "*.unit.test.ts"));
+
+// Two tiers in one run (`npm test`): unit (pure modules, no servers, no processes: `npm run test:unit`) and
+// integration (real NATS, PostgreSQL, processes, Chromium). Files may run in parallel: tests namespace everything they
+// create and wait on conditions with deadlines, never on bare sleeps.
 export default defineConfig({
   test: {
-    include: ["contracts/test/**/*.test.ts", "services/*/test/**/*.test.ts", "chaos/test/**/*.test.ts", "scripts/**/*.test.ts", "deploy/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: "forks",
     // A run where no test is found is a failure, not a pass.
     passWithNoTests: false,
+    projects: [
+      // Pure modules need no isolation between files: one module graph per worker keeps the tier fast.
+      { extends: true, test: { name: "unit", include: UNIT_TESTS, setupFiles: ["testkit/src/unit-setup.ts"], pool: "threads", isolate: false } },
+      { extends: true, test: { name: "integration", include: ALL_TESTS, exclude: [...UNIT_TESTS, "**/node_modules/**"] } },
+    ],
   },
 });
