@@ -23,6 +23,9 @@ export interface SimStats {
     closedByClient: number;
     framesSent: number;
     framesDuplicated: number;
+    /** Pings sent, and pongs that echoed a ping's payload. */
+    pingsSent: number;
+    pongsAcknowledged: number;
     /** Trades kept off the WebSocket by the withhold faults (each counted once, however many listeners). */
     tradesWithheld: number;
     /** Their ids, oldest first (the first 10,000). */
@@ -67,6 +70,14 @@ export class SimCounters {
     this.ws.framesDuplicated += duplicated;
   }
 
+  countPing(): void {
+    this.ws.pingsSent++;
+  }
+
+  countPong(): void {
+    this.ws.pongsAcknowledged++;
+  }
+
   countWithheld(aggId: number): void {
     this.ws.tradesWithheld++;
     if (this.ws.withheldIds.length < WITHHELD_IDS_KEPT) this.ws.withheldIds.push(aggId);
@@ -100,6 +111,8 @@ export class SimCounters {
       closedByClient: 0,
       framesSent: 0,
       framesDuplicated: 0,
+      pingsSent: 0,
+      pongsAcknowledged: 0,
       tradesWithheld: 0,
       withheldIds: [],
     };

@@ -99,6 +99,7 @@ export class Connection {
   private ping(): void {
     const payload = `${Date.now()}-${++this.pingCount}`;
     this.socket.ping(payload);
+    this.options.counters.countPing();
     this.pendingPings.set(
       payload,
       setTimeout(() => this.cut("pongTimeout"), this.options.pongTimeoutMs),
@@ -108,6 +109,7 @@ export class Connection {
   /** Only a pong that echoes a ping's payload counts; it also answers every earlier ping. */
   private acknowledgePong(payload: string): void {
     if (!this.pendingPings.has(payload)) return;
+    this.options.counters.countPong();
     for (const [sent, timer] of this.pendingPings) {
       clearTimeout(timer);
       this.pendingPings.delete(sent);

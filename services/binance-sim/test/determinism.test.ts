@@ -17,8 +17,8 @@ describe("a fixed seed and a fixed now", () => {
     const options = { now: FIXED_NOW, seed: 42, historyHours: 0.25, speed: 2 };
     const first = await startSim(options);
     started.push(first);
-    const wallAtFirst = Date.now();
-    await waitFor(() => Date.now() - wallAtFirst >= 300, { what: "some wall time to pass" });
+    // The second starts once the first's market has moved on (its clock is the simulated one, speed 2).
+    await waitFor(() => first.clock() - FIXED_NOW >= 600, { what: "the first simulator's clock to advance" });
     const second = await startSim(options);
     started.push(second);
     expect(first.clock() - second.clock()).toBeGreaterThanOrEqual(500);

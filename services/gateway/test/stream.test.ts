@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventSource } from "eventsource";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { BAR_MS, lastClosedBarTs, type ClosedBar, type FormingBar } from "@gapfill/contracts";
-import { testBars, waitFor } from "@gapfill/testkit";
+import { seededWords, testBars, waitFor } from "@gapfill/testkit";
 import { createGatewayTestEnv, startGateway, SYMBOL, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
 import { metricValue } from "./support/metrics.ts";
 import { RawSseClient } from "./support/sse.ts";
@@ -144,31 +144,27 @@ describe("gap stream", () => {
     const session = await startSession(gw.url, token);
     const from = history[published - 30]!.ts;
     const target = published + 40;
+    const last = history[target - 1]!.ts;
+    const random = seededWords(7);
     const received: number[] = [];
     let lastEventId: string | null = null;
     let reconnects = 0;
-    // Live bars keep arriving while the client drops and resumes.
-    const publisher = (async () => {
-      while (published < target) {
-        await publishUpTo(published + 1);
-        await new Promise((resolve) => setTimeout(resolve, 15));
-      }
-    })();
-    while (received.length === 0 || received.at(-1)! < history[target - 1]!.ts) {
+    while (received.length === 0 || received.at(-1)! < last) {
+      // Live bars keep arriving while the client is away: one to three more before each reconnect.
+      await publishUpTo(Math.min(target, published + 1 + (random() % 3)));
       const headers: Record<string, string> = lastEventId ? { "last-event-id": lastEventId } : {};
       const client = await RawSseClient.open(streamUrl(gw.url, session.session_id, `&from_ts=${from}`), headers);
-      const keep = 1 + Math.floor(Math.random() * 8);
-      const last = history[target - 1]!.ts;
-      await waitFor(() => client.named("bar").length >= keep || client.barTimes().at(-1) === last, { what: "some bars" });
+      const keep = 1 + (random() % 8);
+      const newest = history[published - 1]!.ts;
+      await waitFor(() => client.named("bar").length >= keep || client.barTimes().at(-1) === newest, { what: "some bars" });
       client.close();
       const times = client.barTimes();
       received.push(...times);
       if (times.length > 0) lastEventId = String(times.at(-1));
       reconnects++;
     }
-    await publisher;
     expect(reconnects).toBeGreaterThan(3);
-    const expected = history.filter((b) => b.ts > from && b.ts <= history[target - 1]!.ts).map((b) => b.ts);
+    const expected = history.filter((b) => b.ts > from && b.ts <= last).map((b) => b.ts);
     expect(received.slice(0, expected.length)).toEqual(expected);
     expect(new Set(received).size).toBe(received.length);
   });
@@ -193,15 +189,17 @@ describe("gap stream", () => {
     let cuts = 0;
     try {
       await waitFor(() => opens === 1, { what: "the EventSource to open" });
+      const random = seededWords(11);
       for (let step = 0; published < target || cuts < 3; step++) {
-        await publishUpTo(Math.min(history.length, published + 1 + Math.floor(Math.random() * 3)));
-        // Cut the open connection at random moments (and at least every fifth step): the client reconnects with
-        // Last-Event-ID by itself.
-        if ((Math.random() < 0.4 || step % 5 === 4) && sockets.size > 0) {
+        await publishUpTo(Math.min(history.length, published + 1 + (random() % 3)));
+        // Cut the open connection at seeded moments (and at least every fifth step): the client reconnects with
+        // Last-Event-ID by itself. Each step goes on once the client holds every bar published so far.
+        if ((random() % 10 < 4 || step % 5 === 4) && sockets.size > 0) {
           for (const socket of sockets) socket.destroy();
           cuts++;
         }
-        await new Promise((resolve) => setTimeout(resolve, 30));
+        const newest = history[published - 1]!.ts;
+        await waitFor(() => bars.at(-1)?.ts === newest, { what: `bar ${newest} after step ${step}`, timeoutMs: 15_000 });
       }
       const last = history[published - 1]!.ts;
       await waitFor(() => bars.at(-1)?.ts === last, { what: "the last published bar", timeoutMs: 15_000 });
