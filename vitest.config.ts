@@ -20,9 +20,10 @@ export default defineConfig({
     pool: "forks",
     // A run where no test is found is a failure, not a pass.
     passWithNoTests: false,
+    setupFiles: ["testkit/src/seed-setup.ts"],
     projects: [
       // Pure modules need no isolation between files: one module graph per worker keeps the tier fast.
-      { extends: true, test: { name: "unit", include: UNIT_TESTS, setupFiles: ["testkit/src/unit-setup.ts"], pool: "threads", isolate: false } },
+      { extends: true, test: { name: "unit", include: UNIT_TESTS, setupFiles: ["testkit/src/seed-setup.ts", "testkit/src/unit-setup.ts"], pool: "threads", isolate: false } },
       { extends: true, test: { name: "integration", include: ALL_TESTS, exclude: [...UNIT_TESTS, "**/node_modules/**"] } },
     ],
   },
