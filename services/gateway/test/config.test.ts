@@ -4,6 +4,9 @@ import { gatewayConfigSchema, localAuthEnabled } from "@gapfill/contracts";
 import { ConfigError, loadConfig } from "@gapfill/kit";
 
 const REPO_ROOT = new URL("../../..", import.meta.url).pathname;
+/** What a production gateway needs besides a way to verify tokens. */
+const PRODUCTION = { NODE_ENV: "production", PUBLIC_BASE_URL: "https://api.example.com" };
+const CURSOR_SECRET = "cursor-secret-0123456789abcdef0123456789";
 
 function refusal(env: Record<string, string>): string {
   try {
@@ -19,11 +22,12 @@ describe("LOCAL_AUTH", () => {
   it("is on by default outside production, and off by default with NODE_ENV=production", () => {
     expect(localAuthEnabled(loadConfig(gatewayConfigSchema, "gateway", {}))).toBe(true);
     expect(localAuthEnabled(loadConfig(gatewayConfigSchema, "gateway", { NODE_ENV: "development" }))).toBe(true);
-    expect(localAuthEnabled(loadConfig(gatewayConfigSchema, "gateway", { NODE_ENV: "production", LOCAL_AUTH: "true" }))).toBe(true);
+    expect(localAuthEnabled(loadConfig(gatewayConfigSchema, "gateway", { ...PRODUCTION, LOCAL_AUTH: "true" }))).toBe(true);
     const supabase = loadConfig(gatewayConfigSchema, "gateway", {
-      NODE_ENV: "production",
+      ...PRODUCTION,
       SUPABASE_URL: "https://p.supabase.co",
       SUPABASE_ANON_KEY: "sb_publishable_reads",
+      CURSOR_SECRET: CURSOR_SECRET,
     });
     expect(localAuthEnabled(supabase)).toBe(false);
   });

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders } from "node:http";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { BAR_MS, barTsParamSchema, gapStreamQuerySchema, type EndReason, type SessionRecord } from "@gapfill/contracts";
 import type { GatewayContext } from "../context.ts";
@@ -70,24 +70,24 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     return forSymbol;
   };
 
-  app.withTypeProvider<ZodTypeProvider>().get(
-    "/stream/gap",
-    {
-      config: { access: "session", rateLimit: { max: config.GAP_STREAM_PER_MINUTE, timeWindow: 60_000 } },
-      schema: {
-        summary: "Server-Sent Events: every closed bar after from_ts, then live bars",
-        description:
-          "Events: `bar` (id = ts), `live` once caught up, `partial` with partial=1, `end` with a reason before the " +
-          "server closes. Reconnect with Last-Event-ID (header or last_event_id) to resume after that bar.",
-        tags: ["bars"],
-        security: [{ session: [] }],
-        querystring: gapStreamQuerySchema,
-        response: {
-          ...errorResponses(400, 401, 403, 404, 410, 429),
-        },
+  // GET and HEAD as one route, so they share one rate-limit count; a HEAD is answered with the headers at once.
+  app.withTypeProvider<ZodTypeProvider>().route({
+    method: ["GET", "HEAD"],
+    url: "/stream/gap",
+    config: { access: "session", rateLimit: { max: config.GAP_STREAM_PER_MINUTE, timeWindow: 60_000 } },
+    schema: {
+      summary: "Server-Sent Events: every closed bar after from_ts, then live bars",
+      description:
+        "Events: `bar` (id = ts), `live` once caught up, `partial` with partial=1, `end` with a reason before the " +
+        "server closes. Reconnect with Last-Event-ID (header or last_event_id) to resume after that bar.",
+      tags: ["bars"],
+      security: [{ session: [] }],
+      querystring: gapStreamQuerySchema,
+      response: {
+        ...errorResponses(400, 401, 403, 404, 410, 429),
       },
     },
-    async (request, reply) => {
+    handler: async (request, reply) => {
       const session = request.session!;
       const query = request.query;
       const feed = hub.feed(session.symbol);
@@ -107,6 +107,8 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       if (hub.openStreams(session.session_id) >= limit) {
         throw new ApiError(429, "too_many_streams", `a session may have at most ${limit} open streams here; close one first`);
       }
+      // What a GET would answer, without the stream: a HEAD never takes one of the session's stream slots.
+      if (request.method === "HEAD") return (reply as FastifyReply).code(200).headers(SSE_HEADERS).send();
 
       reply.hijack();
       const res = reply.raw;
@@ -127,5 +129,5 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       if (await stoppedSinceChecked(ctx, session)) return stream.end("stopped");
       await stream.start();
     },
-  );
+  });
 }
