@@ -9,6 +9,7 @@ import {
   TimeoutError,
   type NatsConnection,
 } from "@nats-io/transport-node";
+import { describeFailure } from "./failure.ts";
 import type { Logger } from "./log.ts";
 import { redactUrlCredentials } from "./redact.ts";
 
@@ -49,7 +50,7 @@ export async function connectNats({ url, name, log, timeoutMs = 5000 }: ConnectN
     });
   } catch (error) {
     throw new NatsUnreachableError(
-      `NATS is not reachable at ${redactUrlCredentials(url)} (${(error as Error).message}). Start a server with JetStream ` +
+      `NATS is not reachable at ${redactUrlCredentials(url)} (${describeFailure(error)}). Start a server with JetStream ` +
         "(`nats-server -js`) or set NATS_URL.",
       { cause: error },
     );

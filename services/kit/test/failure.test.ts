@@ -2,6 +2,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { describeFailure, OutageLog } from "../src/failure.ts";
+import { connectNats } from "../src/nats.ts";
 import { capturingLogger, freePort } from "@gapfill/testkit";
 
 /** What fetch rejects with for `url`. */
@@ -76,5 +77,18 @@ describe("OutageLog", () => {
     expect(lines[0]).toMatchObject({ target: "data-api.binance.vision", endpoint: "time", failures: 1 });
     expect(lines[1]).toMatchObject({ failures: 2 });
     expect(lines[3]).toMatchObject({ failures: 3, downForMs: 2_000, lastCause: "connect ECONNREFUSED 1.2.3.4:443" });
+  });
+});
+
+describe("connectNats", () => {
+  it("names the server and the cause when NATS cannot be reached", async () => {
+    const port = await freePort();
+    const { log } = capturingLogger();
+    await expect(connectNats({ url: `nats://127.0.0.1:${port}`, name: "unreachable-test", log, timeoutMs: 2000 })).rejects.toThrow(
+      `NATS is not reachable at nats://127.0.0.1:${port} (connection refused: connect ECONNREFUSED 127.0.0.1:${port})`,
+    );
+    await expect(connectNats({ url: "nats://nats.gapfill.invalid:4222", name: "unreachable-test", log, timeoutMs: 2000 })).rejects.toThrow(
+      "NATS is not reachable at nats://nats.gapfill.invalid:4222 (getaddrinfo ENOTFOUND nats.gapfill.invalid)",
+    );
   });
 });
