@@ -85,9 +85,10 @@ export const gatewayConfigSchema = z
      */
     MAX_CONNECTIONS: envInt(10_000, 1, 1_000_000),
     /**
-     * Open connections one client address may hold on one process; more are answered 429 and closed. A browser
-     * opens at most 6 to one origin over HTTP/1.1, so 64 serves about ten behind one NAT. Connections from TRUST_PROXY
-     * addresses are exempt (the proxy carries many clients).
+     * Open connections one client address may hold on one process, and open gap streams; more are answered 429. A
+     * browser opens at most 6 connections to one origin over HTTP/1.1, so 64 serves about ten behind one NAT.
+     * Connections from TRUST_PROXY addresses are exempt (the proxy carries many clients); the gap streams of the
+     * clients it names are still counted per client.
      */
     MAX_CONNECTIONS_PER_IP: envInt(64, 1, 1_000_000),
     /**

@@ -111,6 +111,34 @@ describe("connection caps", () => {
     for (const client of held) client.socket.destroy();
   });
 
+  it("behind a trusted proxy, caps the gap streams of each client it names", async () => {
+    const gw = await gateway({ MAX_CONNECTIONS_PER_IP: "2", TRUST_PROXY: "127.0.0.1" });
+    let opened = 0;
+    const open = async (client: string) => {
+      // A user (and session) per stream: the per-session cap is not what is tested.
+      const session = await startSession(gw.url, await localToken(`behind-${client}-${opened++}`));
+      return RawSseClient.open(session.stream_url, { "x-forwarded-for": client });
+    };
+    const streams = [await open("192.0.2.5"), await open("192.0.2.5")];
+    try {
+      const third = await open("192.0.2.5");
+      expect(third.status).toBe(429);
+      await waitFor(() => third.closed, { what: "the refused stream's answer" });
+      expect(JSON.parse(third.body)).toMatchObject({ error: { code: "too_many_connections" } });
+      const other = await open("192.0.2.6");
+      streams.push(other);
+      expect(other.status).toBe(200);
+      streams[0]!.close();
+      await waitFor(async () => {
+        const again = await open("192.0.2.5");
+        streams.push(again);
+        return again.status === 200;
+      }, { what: "a stream accepted again once one closed" });
+    } finally {
+      for (const stream of streams) stream.close();
+    }
+  });
+
   it("exempts TRUST_PROXY addresses (a reverse proxy carries many clients) from the per-address cap", async () => {
     const gw = await gateway({ MAX_CONNECTIONS_PER_IP: "6", TRUST_PROXY: "127.0.0.1", REQUEST_TIMEOUT_SECONDS: "30" });
     const held = await Promise.all(Array.from({ length: 8 }, () => idle(gw)));

@@ -61,6 +61,11 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     ctx.log.info({ reason, session: ended.sessionId.slice(0, 6) }, "gap stream ended");
   };
   const shared = new Map<string, GapStreamShared>();
+  /**
+   * Open streams by client address (the one a trusted proxy names): behind a proxy, the connection cap per address
+   * sees only the proxy, so streams are counted here too.
+   */
+  const streamsByAddress = new Map<string, number>();
   const sharedBy = (symbol: string, feed: BarFeed): GapStreamShared => {
     let forSymbol = shared.get(symbol);
     if (!forSymbol) {
@@ -107,6 +112,11 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       if (hub.openStreams(session.session_id) >= limit) {
         throw new ApiError(429, "too_many_streams", `a session may have at most ${limit} open streams here; close one first`);
       }
+      const address = request.ip;
+      const fromAddress = streamsByAddress.get(address) ?? 0;
+      if (fromAddress >= config.MAX_CONNECTIONS_PER_IP) {
+        throw new ApiError(429, "too_many_connections", "too many open streams from this address; close one first");
+      }
       // What a GET would answer, without the stream: a HEAD never takes one of the session's stream slots.
       if (request.method === "HEAD") return (reply as FastifyReply).code(200).headers(SSE_HEADERS).send();
 
@@ -124,6 +134,12 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       });
       hub.add(stream);
       metrics.streamsOpen.inc();
+      streamsByAddress.set(address, fromAddress + 1);
+      res.once("close", () => {
+        const left = (streamsByAddress.get(address) ?? 1) - 1;
+        if (left === 0) streamsByAddress.delete(address);
+        else streamsByAddress.set(address, left);
+      });
       // A stop that landed after the access check (here, or another replica's via the KV watch) found no stream to
       // end; now that this one is registered a later stop finds it, so one more read closes the window.
       if (await stoppedSinceChecked(ctx, session)) return stream.end("stopped");
