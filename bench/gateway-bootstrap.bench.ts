@@ -130,6 +130,8 @@ try {
     DATABASE_SCHEMA: ns,
     LOCAL_JWT_SECRET: SECRET,
     BOOTSTRAP_PER_MINUTE: "1000000",
+    // 1,000 concurrent requests from 127.0.0.1: no per-address cap.
+    MAX_CONNECTIONS_PER_IP: "1000000",
     LOG_LEVEL: "error",
   };
   const { token } = await signLocalToken(new TextEncoder().encode(SECRET), { sub: "bench", ttlSeconds: 3600, nowMs: Date.now() });

@@ -115,6 +115,9 @@ async function main(): Promise<void> {
       SESSION_START_PER_MINUTE: "1000000",
       GAP_STREAM_PER_MINUTE: "1000000",
       GAP_STREAM_MAX_MINUTES: "600",
+      // Every client comes from 127.0.0.1 here: no per-address cap, and room for all of them.
+      MAX_CONNECTIONS: "1000000",
+      MAX_CONNECTIONS_PER_IP: "1000000",
       LOG_LEVEL: "error",
     };
     const { token } = await signLocalToken(new TextEncoder().encode(SECRET), { sub: "bench", ttlSeconds: 3600, nowMs: Date.now() });

@@ -89,6 +89,9 @@ const config = loadConfig(gatewayConfigSchema, "gateway", {
   LOCAL_JWT_SECRET: SECRET,
   SESSION_START_PER_MINUTE: "1000000",
   GAP_STREAM_PER_MINUTE: "1000000",
+  // Every client comes from 127.0.0.1 here: no per-address cap, and room for all of them.
+  MAX_CONNECTIONS: "1000000",
+  MAX_CONNECTIONS_PER_IP: "1000000",
   LOG_LEVEL: "silent",
 });
 const app = await buildApp({ config, log, nc, store });

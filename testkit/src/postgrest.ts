@@ -9,7 +9,8 @@
  * applied silently like PostgREST); `Prefer: count=exact`; `POST /rest/v1/<table>` with a
  * JSON object or array, `columns`, `on_conflict`, `Prefer: resolution=merge-duplicates|ignore-duplicates` and
  * `return=minimal|representation`. Errors are PostgREST's `{code, details, hint, message}` with its status
- * mapping. Roles come from the API key: the anon key may read, the service key may also write.
+ * mapping. Roles come from the API key: the anon key may read, the service key may also write. `answerWith` makes it
+ * answer like something else in front of the Data API (a proxy's empty 404, a login page).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -30,11 +31,21 @@ export interface PostgrestRequestRecord {
   rows: number;
 }
 
+/** An answer that is not PostgREST's, as a misrouted proxy or a captive portal gives. */
+export interface ForeignAnswer {
+  status: number;
+  /** Unset: no content-type header. */
+  contentType?: string;
+  body: string;
+}
+
 export interface PostgrestDouble {
   /** Base URL to use as SUPABASE_URL. */
   url: string;
   /** Every request served, in order. */
   requests: PostgrestRequestRecord[];
+  /** From now on, answer every request with `answer` instead (null: serve PostgREST again). */
+  answerWith(answer: ForeignAnswer | null): void;
   close(): Promise<void>;
 }
 
@@ -95,6 +106,7 @@ export async function startPostgrestDouble(options: PostgrestDoubleOptions): Pro
   const keys = options.keys ?? { [TEST_SUPABASE_ANON_KEY]: "anon", [TEST_SUPABASE_SERVICE_KEY]: "service_role" };
   const sql: Sql = postgres(options.databaseUrl ?? TEST_DATABASE_URL, { max: 4, onnotice: () => {} });
   const requests: PostgrestRequestRecord[] = [];
+  let foreign: ForeignAnswer | null = null;
 
   async function columnsOf(table: string): Promise<Map<string, string>> {
     const rows = await sql<{ column_name: string; data_type: string }[]>`
@@ -251,6 +263,11 @@ export async function startPostgrestDouble(options: PostgrestDoubleOptions): Pro
       record.status = status;
       res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers }).end(body);
     };
+    if (foreign) {
+      record.status = foreign.status;
+      res.writeHead(foreign.status, foreign.contentType === undefined ? {} : { "content-type": foreign.contentType }).end(foreign.body);
+      return;
+    }
     let role = "anon";
     try {
       const key = req.headers.apikey;
@@ -296,6 +313,7 @@ export async function startPostgrestDouble(options: PostgrestDoubleOptions): Pro
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
+    answerWith: (answer) => void (foreign = answer),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -7,13 +7,16 @@ import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { natsNames, type GatewayConfig } from "@gapfill/contracts";
+import { natsNames, openApiUiEnabled, type GatewayConfig } from "@gapfill/contracts";
 import { createMetricsRegistry, type BarStore, type Logger, type Registry } from "@gapfill/kit";
 import { actingSub, registerAccessHooks } from "./access.ts";
 import { authFromConfig } from "./auth-setup.ts";
+import { limitConnections } from "./connection-limits.ts";
 import { DEFAULT_TUNING, type GatewayContext, type GatewayTuning } from "./context.ts";
 import { cursorKeyFrom } from "./cursor.ts";
+import { cursorSecret } from "./cursor-secret.ts";
 import { ApiError, registerErrorHandling, toErrorResponse } from "./errors.ts";
+import { FailureLimiter } from "./failure-limit.ts";
 import { createGatewayMetrics } from "./metrics.ts";
 import { bootstrapRoutes } from "./routes/bootstrap.ts";
 import { devTokenRoutes } from "./routes/dev-token.ts";
@@ -45,6 +48,14 @@ export interface GatewayDeps {
 const BODY_LIMIT_BYTES = 4096;
 
 /**
+ * How often Node checks connections against REQUEST_TIMEOUT_SECONDS (its default, 30 s, would let a slow request
+ * live up to that much longer than allowed). The check walks only connections with a request in progress.
+ */
+const CONNECTION_CHECK_INTERVAL_MS = 1_000;
+
+const MINUTE_MS = 60_000;
+
+/**
  * The gateway's Fastify app: sessions, bootstrap pages and SSE gap streams over one bar feed per symbol.
  * Resolves once the feeds are subscribed; `app.close()` ends every stream with `shutdown` and releases NATS
  * consumers (the connection and the store stay the caller's).
@@ -57,9 +68,9 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   const metrics = createGatewayMetrics(deps.registry ?? createMetricsRegistry("gateway"));
   const auth = await authFromConfig(config, { now, log, jwksCooldownMs: tuning.jwksCooldownMs });
   const sessions = await SessionRegistry.open(nc, names.buckets.sessions, { now, log });
-  const cursorKey = cursorKeyFrom(
-    auth.localSecret ?? config.SUPABASE_JWT_SECRET ?? `${config.SUPABASE_URL ?? ""}|${config.NATS_NAMESPACE}`,
-  );
+  const cursor = await cursorSecret(config, auth.localSecret);
+  log.info({ secret: cursor.origin }, "bootstrap cursors signed with a key derived from a secret");
+  const cursorKey = cursorKeyFrom(cursor.material);
   const seams = new SeamReader(store, () => metrics.storeReads.inc({ query: "seam" }));
   const hints = new RecordedHints(nc, names, config.BINANCE_SYMBOL);
   // Made before the hub, which tells it of every bar it reads (even while hydrating); it asks the hub only later.
@@ -94,10 +105,26 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: "req_id" }),
     genReqId: () => randomUUID(),
     bodyLimit: BODY_LIMIT_BYTES,
+    // Headers and body must arrive within REQUEST_TIMEOUT_SECONDS, or 408 and the connection closes; a gap stream's
+    // request is complete once its headers are in, so the stream itself is not bounded by it.
+    requestTimeout: config.REQUEST_TIMEOUT_SECONDS * 1000,
+    http: {
+      headersTimeout: config.REQUEST_TIMEOUT_SECONDS * 1000,
+      requestTimeout: config.REQUEST_TIMEOUT_SECONDS * 1000,
+      connectionsCheckingInterval: CONNECTION_CHECK_INTERVAL_MS,
+    },
+    // The client address (rate limits, logs), scheme and host come from X-Forwarded-* only when a trusted proxy sent them.
+    trustProxy: config.TRUST_PROXY ?? false,
     frameworkErrors: (error, _request, reply) => {
       const { status, body } = toErrorResponse(error);
       void (reply as FastifyReply).code(status).type("application/json").send(body);
     },
+  });
+  limitConnections(app.server, {
+    maxConnections: config.MAX_CONNECTIONS,
+    maxPerAddress: config.MAX_CONNECTIONS_PER_IP,
+    exempt: config.TRUST_PROXY,
+    onRefused: (reason) => metrics.connectionsRefused.inc({ reason }),
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -132,8 +159,20 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
+  if (openApiUiEnabled(config)) await app.register(swaggerUi, { routePrefix: "/docs" });
 
+  // Before the access hooks: a client that keeps failing is refused before its token or session costs anything.
+  const failures = new FailureLimiter(config.FAILURES_PER_MINUTE, MINUTE_MS, now);
+  app.addHook("onRequest", async (request, reply) => {
+    const waitMs = failures.blockedForMs(request.ip);
+    if (waitMs === 0) return;
+    const seconds = Math.ceil(waitMs / 1000);
+    reply.header("retry-after", String(seconds));
+    throw new ApiError(429, "too_many_failures", `too many failed requests from this address; retry in ${seconds} s`);
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    if (reply.statusCode >= 400 && reply.statusCode < 500 && reply.statusCode !== 429) failures.recordFailure(request.ip);
+  });
   registerAccessHooks(app, { verifier: auth.verifier, sessions, now });
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);

@@ -35,6 +35,7 @@ export async function authFromConfig(config: GatewayConfig, { now, log, jwksCool
         allowSubs,
         now,
         jwksCooldownMs,
+        log,
       }),
     };
   }

@@ -1,5 +1,6 @@
 import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyOptions } from "jose";
 import { LRUCache } from "lru-cache";
+import { OutageLog, type Logger } from "@gapfill/kit";
 import { ApiError } from "./errors.ts";
 
 /** Supabase puts this audience in every signed-in user's access token. */
@@ -32,6 +33,8 @@ export interface TokenVerifierOptions {
   /** After a fetch, the JWKS is not fetched again for this long even for an unknown `kid` (jose's cooldown). */
   jwksCooldownMs?: number;
   jwksTimeoutMs?: number;
+  /** Where a JWKS that cannot be fetched is logged (once per state change). */
+  log?: Logger;
 }
 
 export interface VerifiedUser {
@@ -44,6 +47,11 @@ export interface TokenVerifier {
 
 function unauthorized(message: string, code = "invalid_token"): ApiError {
   return new ApiError(401, code, message);
+}
+
+/** Whether jose failed for want of the signing keys (the JWKS did not arrive), not because of the token. */
+function isJwksUnavailable(error: unknown): boolean {
+  return error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError) || error.code === "ERR_JOSE_GENERIC";
 }
 
 /** Turns jose's failure into a message that says what was wrong with the token, never the token itself. */
@@ -64,9 +72,7 @@ function describeJoseError(error: unknown): ApiError {
   if (error instanceof errors.JWKSNoMatchingKey) return unauthorized("no signing key matches the token's kid and alg");
   if (error instanceof errors.JWSSignatureVerificationFailed) return unauthorized("the token's signature is invalid");
   if (error instanceof errors.JOSEAlgNotAllowed) return unauthorized("the token's algorithm is not accepted");
-  if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError) || error.code === "ERR_JOSE_GENERIC") {
-    return new ApiError(503, "auth_unavailable", "the signing keys could not be fetched; try again shortly");
-  }
+  if (isJwksUnavailable(error)) return new ApiError(503, "auth_unavailable", "the signing keys could not be fetched; try again shortly");
   return unauthorized("the token is malformed");
 }
 
@@ -86,6 +92,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const hs256Key = options.hs256Secret
     ? crypto.subtle.importKey("raw", options.hs256Secret, { name: "HMAC", hash: "SHA-256" }, false, ["verify"])
     : undefined;
+  const jwksOutage =
+    options.jwksUrl && options.log ? new OutageLog(options.log, { what: "JWKS", target: new URL(options.jwksUrl).host }) : undefined;
   const allow = options.allowSubs && options.allowSubs.length > 0 ? new Set(options.allowSubs) : undefined;
   const claims = (): JWTVerifyOptions => ({
     issuer: options.issuer,
@@ -102,7 +110,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
     if (typeof alg === "string" && ASYMMETRIC_ALGORITHMS.includes(alg)) {
       if (!jwks) throw unauthorized(`${alg} tokens are not accepted here`);
-      return jwtVerify(token, jwks, { ...claims(), algorithms: ASYMMETRIC_ALGORITHMS });
+      try {
+        const verified = await jwtVerify(token, jwks, { ...claims(), algorithms: ASYMMETRIC_ALGORITHMS });
+        jwksOutage?.succeeded();
+        return verified;
+      } catch (error) {
+        if (isJwksUnavailable(error)) jwksOutage?.failed(error, { jwksUrl: options.jwksUrl });
+        else jwksOutage?.succeeded();
+        throw error;
+      }
     }
     throw unauthorized(`tokens signed with ${JSON.stringify(String(alg)).slice(0, 20)} are not accepted`);
   }

@@ -23,9 +23,9 @@ const payloadSchema = z.strictObject({
 });
 
 /**
- * The cursor MAC key, the same on every replica: derived from the deployment's token secret when it has one (HS256
- * or local mode). A JWKS-only deployment derives it from its identity, which detects edits but not forgeries;
- * that is enough, since a forged cursor only asks for bars the caller could request with from_ts/to_ts anyway.
+ * The cursor MAC key, the same on every replica: derived from a secret they share (see cursorSecret), so a cursor
+ * can be neither edited nor made up by a client. A cursor is still no capability: it names bars the caller could
+ * ask for with from_ts/to_ts anyway; the MAC keeps the walk it belongs to (and the page cache keys) honest.
  */
 export function cursorKeyFrom(material: string | Uint8Array): Uint8Array {
   return createHmac("sha256", "gapfill bootstrap cursor").update(material).digest();

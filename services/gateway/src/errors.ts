@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { errorBodySchema, type ErrorBody } from "@gapfill/contracts";
-import { StoreInputError } from "@gapfill/kit";
+import { isNatsUnavailable, StoreInputError, StoreUnavailableError } from "@gapfill/kit";
 
 /** An error a handler throws on purpose: its status, stable code and message reach the client as they are. */
 export class ApiError extends Error {
@@ -48,11 +48,27 @@ function describeValidation(error: FastifyError): string {
     .join("; ");
 }
 
-/** Maps any error to `{error: {code, message}}`: client mistakes keep their 4xx, anything else is a logged 500. */
+/**
+ * What a 503 tells a client to wait (`Retry-After`, seconds): a backend outage (a database restart, a NATS leader
+ * election) is rarely over sooner, and clients that retry at once only add load to one that is recovering.
+ */
+export const RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Maps any error to `{error: {code, message}}`: client mistakes keep their 4xx, a backend that did not serve the
+ * request (the store, NATS) is a 503, anything else is a logged 500. What the backend answered is in the logs, not
+ * in the body.
+ */
 export function toErrorResponse(error: FastifyError | ApiError | Error): { status: number; body: ErrorBody } {
   if (error instanceof ApiError) return { status: error.statusCode, body: errorBody(error.code, error.message) };
   // The store refused a query before any I/O: the request asked for something no page can hold.
   if (error instanceof StoreInputError) return { status: 400, body: errorBody("invalid_request", error.message) };
+  if (error instanceof StoreUnavailableError) {
+    return { status: 503, body: errorBody("store_unavailable", "the bar store did not answer; try again after Retry-After seconds") };
+  }
+  if (isNatsUnavailable(error)) {
+    return { status: 503, body: errorBody("nats_unavailable", "the message broker did not answer; try again after Retry-After seconds") };
+  }
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
     return { status: 400, body: errorBody("invalid_request", describeValidation(fastifyError)) };
@@ -72,7 +88,11 @@ const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] as 
 export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body } = toErrorResponse(error);
-    if (status >= 500) request.log.error({ err: error }, "request failed");
+    // A backend outage is logged once per state change where it is met (the store, the session registry, auth).
+    if (status === 503) {
+      request.log.debug({ err: error, code: body.error.code }, "backend unavailable");
+      reply.header("retry-after", String(RETRY_AFTER_SECONDS));
+    } else if (status >= 500) request.log.error({ err: error }, "request failed");
     else request.log.debug({ code: body.error.code }, "client error");
     return reply.code(status).type("application/json").send(body);
   });

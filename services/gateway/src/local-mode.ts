@@ -1,9 +1,6 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { SignJWT } from "jose";
-import { resolveDataDir } from "@gapfill/kit";
 import { LOCAL_ISSUER, SUPABASE_AUDIENCE } from "./auth.ts";
+import { loadOrCreateSecret } from "./secret-file.ts";
 
 /**
  * Local mode (no SUPABASE_URL): the gateway signs and accepts its own HS256 tokens, so the stack runs on one
@@ -21,22 +18,8 @@ export async function loadLocalSecret(source: LocalSecretSource): Promise<{ secr
   if (source.LOCAL_JWT_SECRET) {
     return { secret: new TextEncoder().encode(source.LOCAL_JWT_SECRET), origin: "LOCAL_JWT_SECRET" };
   }
-  const dataDir = resolveDataDir(source.DATA_DIR);
-  const path = join(dataDir, LOCAL_SECRET_FILE);
-  const read = async () => new TextEncoder().encode((await readFile(path, "utf8")).trim());
-  try {
-    return { secret: await read(), origin: path };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-  }
-  await mkdir(dataDir, { recursive: true });
-  try {
-    // "wx": if another process created it first, keep theirs so both sign with the same secret.
-    await writeFile(path, randomBytes(32).toString("base64url"), { mode: 0o600, flag: "wx" });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-  }
-  return { secret: await read(), origin: path };
+  const { secret, path } = await loadOrCreateSecret(source.DATA_DIR, LOCAL_SECRET_FILE);
+  return { secret, origin: path };
 }
 
 /** A token that a gateway in local mode with the same secret accepts; shaped like a Supabase access token. */

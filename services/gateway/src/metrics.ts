@@ -11,6 +11,7 @@ export interface GatewayMetrics {
   httpDuration: Histogram<"method" | "route" | "status">;
   pageCache: Counter<"result">;
   storeReads: Counter<"query">;
+  connectionsRefused: Counter<"reason">;
 }
 
 export function createGatewayMetrics(registry: Registry): GatewayMetrics {
@@ -41,6 +42,12 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
       name: "gateway_store_reads_total",
       help: "Reads of price_15s: bootstrap pages (page) and seams (seam), each shared by the requests waiting for it",
       labelNames: ["query"],
+      registers: [registry],
+    }),
+    connectionsRefused: new Counter({
+      name: "gateway_connections_refused_total",
+      help: "Connections answered and closed at once: MAX_CONNECTIONS reached (server_full) or MAX_CONNECTIONS_PER_IP (address_full)",
+      labelNames: ["reason"],
       registers: [registry],
     }),
     httpDuration: new Histogram({

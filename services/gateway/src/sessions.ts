@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Kvm, KvWatchInclude, type KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { sessionRecordSchema, type SessionRecord } from "@gapfill/contracts";
-import type { Logger } from "@gapfill/kit";
+import { isNatsUnavailable, OutageLog, type Logger } from "@gapfill/kit";
 
 /** 24 random bytes as url-safe base64: 32 characters, 192 bits, so ids cannot be guessed. */
 export function newSessionId(): string {
@@ -31,19 +31,36 @@ export function sessionState(record: SessionRecord, nowMs: number): SessionState
  * records; `expires_at` in the record is what decides expiry, since NATS 2.9 tells no watcher when a key ages out.
  */
 export class SessionRegistry {
+  private readonly outage: OutageLog;
+
   private constructor(
     private readonly kv: KV,
+    bucket: string,
     private readonly ttlMs: number,
     private readonly now: () => number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.outage = new OutageLog(log, { what: "the sessions bucket", target: bucket });
+  }
+
+  /** One KV call; NATS not serving it (a timeout while the bucket's leader is re-elected) is logged once per outage. */
+  private async call<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      const result = await run();
+      this.outage.succeeded();
+      return result;
+    } catch (error) {
+      if (isNatsUnavailable(error)) this.outage.failed(error);
+      throw error;
+    }
+  }
 
   /** A session lives as long as the bucket keeps its record: the bucket's TTL, set by the provisioning step. */
   static async open(nc: NatsConnection, bucket: string, options: { now: () => number; log: Logger }) {
     const kv = await new Kvm(nc).open(bucket);
     const { ttl } = await kv.status();
     if (!(ttl > 0)) throw new Error(`the sessions bucket ${bucket} has no TTL: provision it with \`npm run provision\``);
-    return new SessionRegistry(kv, ttl, options.now, options.log);
+    return new SessionRegistry(kv, bucket, ttl, options.now, options.log);
   }
 
   async start(sub: string, symbol: string, supabaseLastTs: number | null): Promise<SessionRecord> {
@@ -58,12 +75,12 @@ export class SessionRegistry {
       stopped_at: null,
     };
     // create() refuses an existing key: an id collision can never hand one user's session to another.
-    await this.kv.create(record.session_id, JSON.stringify(record));
+    await this.call(() => this.kv.create(record.session_id, JSON.stringify(record)));
     return record;
   }
 
   async get(sessionId: string): Promise<SessionRecord | null> {
-    const entry = await this.kv.get(sessionId);
+    const entry = await this.call(() => this.kv.get(sessionId));
     if (!entry || entry.operation !== "PUT") return null;
     const record = parseRecord(entry.value);
     if (!record) this.log.warn({ key: sessionId.slice(0, 6) }, "ignoring a malformed session record");
@@ -74,7 +91,7 @@ export class SessionRegistry {
   async stop(record: SessionRecord): Promise<SessionRecord> {
     if (record.stopped_at !== null) return record;
     const stopped = { ...record, stopped_at: this.now() };
-    await this.kv.put(record.session_id, JSON.stringify(stopped));
+    await this.call(() => this.kv.put(record.session_id, JSON.stringify(stopped)));
     return stopped;
   }
 

@@ -9,6 +9,7 @@ import { pino } from "pino";
 import type { SessionStartResponse } from "@gapfill/contracts";
 import { createTokenVerifier } from "../src/auth.ts";
 import { LOCAL_SECRET_FILE } from "../src/local-mode.ts";
+import { capturingLogger } from "@gapfill/testkit";
 import { createGatewayTestEnv, startGateway, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
 import { FakeSupabaseAuth, newProjectKey, signToken, type ProjectKey } from "./support/jwks.ts";
 
@@ -277,5 +278,32 @@ describe("verified tokens", () => {
     expect(await verifier.verify(token)).toEqual({ sub: "u1" });
     clockMs = (exp + 10) * 1000;
     await expect(verifier.verify(token)).rejects.toMatchObject({ statusCode: 401, code: "token_expired" });
+  });
+});
+
+describe("a JWKS that cannot be fetched", () => {
+  it("answers 503 auth_unavailable with Retry-After, and logs the host and the cause once, not per request", async () => {
+    const { log, lines } = capturingLogger();
+    // RFC 6761: a .invalid name never resolves.
+    const jwksUrl = "http://auth.gapfill.invalid/auth/v1/.well-known/jwks.json";
+    const unreachable = await startGateway(env, { config: env.config({ SUPABASE_URL: auth.url, SUPABASE_JWKS_URL: jwksUrl }), log });
+    try {
+      const token = await signToken(asKey(es), { sub: "user-a" }, { issuer: auth.issuer });
+      for (let i = 0; i < 3; i++) {
+        const response = await start(token, unreachable);
+        expect(response.statusCode).toBe(503);
+        expect(errorCode(response)).toBe("auth_unavailable");
+        expect(response.headers["retry-after"]).toBe("5");
+      }
+      const jwksLines = lines.filter((line) => String(line.msg).startsWith("JWKS"));
+      expect(jwksLines.map((line) => [line.level, line.msg])).toEqual([
+        [40, "JWKS failing (auth.gapfill.invalid): fetch failed: getaddrinfo ENOTFOUND auth.gapfill.invalid"],
+        [20, "JWKS still failing"],
+        [20, "JWKS still failing"],
+      ]);
+      expect(jwksLines[0]).toMatchObject({ jwksUrl });
+    } finally {
+      await unreachable.close();
+    }
   });
 });

@@ -18,7 +18,7 @@ beforeAll(async () => {
   await env.publishBars(bars);
   await env.store.upsertBars(bars.slice(0, 300));
   gw = await startGateway(env, {
-    config: env.config({ LOCAL_JWT_SECRET: LOCAL_SECRET, SESSION_START_PER_MINUTE: "100000", BOOTSTRAP_PER_MINUTE: "100000", GAP_STREAM_PER_MINUTE: "100000" }),
+    config: env.config({ LOCAL_JWT_SECRET: LOCAL_SECRET, SESSION_START_PER_MINUTE: "100000", BOOTSTRAP_PER_MINUTE: "100000", GAP_STREAM_PER_MINUTE: "100000", FAILURES_PER_MINUTE: "1000000" }),
     listen: true,
   });
   auth = { authorization: `Bearer ${await localToken("fuzzer")}` };

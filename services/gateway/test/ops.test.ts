@@ -87,6 +87,53 @@ describe("operations endpoints", () => {
   });
 });
 
+describe("OpenAPI UI", () => {
+  it("is off with OPENAPI_UI=false (the production default), while /openapi.json is still served", async () => {
+    const quiet = await startGateway(env, { config: env.config({ LOCAL_JWT_SECRET: LOCAL_SECRET, OPENAPI_UI: "false" }) });
+    try {
+      expect((await quiet.app.inject({ url: "/docs/" })).statusCode).toBe(404);
+      expect((await quiet.app.inject({ url: "/openapi.json" })).statusCode).toBe(200);
+    } finally {
+      await quiet.close();
+    }
+  });
+});
+
+describe("URLs handed to clients", () => {
+  const start = (gateway: RunningGateway, headers: Record<string, string>) =>
+    gateway.app.inject({ method: "POST", url: "/session/start", headers, remoteAddress: "10.0.0.1" });
+
+  it("use PUBLIC_BASE_URL whatever the Host header says", async () => {
+    const gateway = await startGateway(env, { config: env.config({ LOCAL_JWT_SECRET: LOCAL_SECRET, PUBLIC_BASE_URL: "https://api.example.com" }) });
+    try {
+      const response = await start(gateway, { authorization: `Bearer ${await localToken("based")}`, host: "evil.example" });
+      expect(response.json()).toMatchObject({ stream_url: expect.stringMatching(/^https:\/\/api\.example\.com\/stream\/gap\?session_id=/) });
+    } finally {
+      await gateway.close();
+    }
+  });
+
+  it("use the request's host only when ALLOWED_HOSTS lists it, with the scheme and host a trusted proxy names", async () => {
+    const gateway = await startGateway(env, {
+      config: env.config({ LOCAL_JWT_SECRET: LOCAL_SECRET, ALLOWED_HOSTS: "api.example.com,localhost:8000", TRUST_PROXY: "10.0.0.1" }),
+    });
+    try {
+      const authorization = `Bearer ${await localToken("hosted")}`;
+      const direct = await start(gateway, { authorization, host: "localhost:8000" });
+      expect(direct.json()).toMatchObject({ bootstrap_url: expect.stringMatching(/^http:\/\/localhost:8000\/bootstrap\?session_id=/) });
+      const proxied = await start(gateway, { authorization, host: "gateway:8000", "x-forwarded-host": "api.example.com", "x-forwarded-proto": "https" });
+      expect(proxied.json()).toMatchObject({ stream_url: expect.stringMatching(/^https:\/\/api\.example\.com\/stream\/gap\?/) });
+      for (const host of ["evil.example", "localhost:9999", "api.example.com.evil.example"]) {
+        const refused = await start(gateway, { authorization, host });
+        expect(refused.statusCode, host).toBe(400);
+        expect(refused.json(), host).toMatchObject({ error: { code: "invalid_host" } });
+      }
+    } finally {
+      await gateway.close();
+    }
+  });
+});
+
 describe("chart page", () => {
   it("serves the page, its module and the chart library from node_modules, and nothing else under /vendor/", async () => {
     const page = await gw.app.inject({ url: "/" });

@@ -7,6 +7,7 @@ export * from "./service.ts";
 export * from "./metrics.ts";
 export * from "./store/index.ts";
 export * from "./redact.ts";
+export * from "./failure.ts";
 export * from "./backoff.ts";
 export * from "./bar-messages.ts";
 export * from "./bar-consumer.ts";

@@ -1,4 +1,15 @@
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { JetStreamApiError } from "@nats-io/jetstream";
+import {
+  ClosedConnectionError,
+  connect,
+  ConnectionError,
+  DrainingConnectionError,
+  NoRespondersError,
+  RequestError,
+  TimeoutError,
+  type NatsConnection,
+} from "@nats-io/transport-node";
+import { describeFailure } from "./failure.ts";
 import type { Logger } from "./log.ts";
 import { redactUrlCredentials } from "./redact.ts";
 
@@ -39,7 +50,7 @@ export async function connectNats({ url, name, log, timeoutMs = 5000 }: ConnectN
     });
   } catch (error) {
     throw new NatsUnreachableError(
-      `NATS is not reachable at ${redactUrlCredentials(url)} (${(error as Error).message}). Start a server with JetStream ` +
+      `NATS is not reachable at ${redactUrlCredentials(url)} (${describeFailure(error)}). Start a server with JetStream ` +
         "(`nats-server -js`) or set NATS_URL.",
       { cause: error },
     );
@@ -65,4 +76,23 @@ async function logNatsStatus(nc: NatsConnection, log: Logger): Promise<void> {
         log.debug({ status: status.type }, "NATS status");
     }
   }
+}
+
+/**
+ * Whether a NATS call failed because NATS did not serve it, now: no answer in time (a JetStream stream whose leader
+ * is being re-elected, a server restarting), no responders, or a closed or draining connection. Retrying later may
+ * help; a gateway answers such a failure with 503 and a Retry-After, never 500.
+ */
+export function isNatsUnavailable(error: unknown): boolean {
+  if (error instanceof JetStreamApiError) return error.status === 503;
+  return (
+    error instanceof TimeoutError ||
+    error instanceof NoRespondersError ||
+    error instanceof RequestError ||
+    error instanceof ConnectionError ||
+    error instanceof ClosedConnectionError ||
+    error instanceof DrainingConnectionError ||
+    // What a JetStream request meeting no responders becomes; its class is not exported.
+    (error instanceof Error && error.name === "JetStreamNotEnabled")
+  );
 }

@@ -71,6 +71,15 @@ describe("S3 object store", () => {
     }
   });
 
+  it("names an endpoint host that does not resolve, and the cause", async () => {
+    // RFC 6761: a .invalid name never resolves.
+    const store = open({ endpoint: "http://s3.gapfill.invalid:9000" });
+    const error = await storeErrorOf(() => store.get("model/latest.json"));
+    expect(error.message).toBe(
+      `S3 bucket ${server.bucket} at http://s3.gapfill.invalid:9000: get model/latest.json failed: getaddrinfo ENOTFOUND s3.gapfill.invalid`,
+    );
+  });
+
   it("names the bucket and NoSuchBucket when the bucket is missing, also for head (whose 404 has no body)", async () => {
     const store = open({ bucket: `${server.bucket}-missing` });
     for (const call of [() => store.get("a.json"), () => store.head("a.json"), () => store.put("a.json", "{}"), () => store.list()]) {

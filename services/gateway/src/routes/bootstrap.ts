@@ -46,36 +46,36 @@ function pageRequestOf(ctx: GatewayContext, request: FastifyRequest, query: Boot
 
 export function bootstrapRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   const freshness = new WeakMap<FastifyRequest, ReturnType<typeof ctx.pages.checkFreshness>>();
-  app.withTypeProvider<ZodTypeProvider>().get(
-    "/bootstrap",
-    {
-      config: { access: "session-or-bearer", rateLimit: { max: ctx.config.BOOTSTRAP_PER_MINUTE, timeWindow: 60_000 } },
-      // The freshness check of a cached page is a NATS round trip: started as the request comes (for the symbol it
-      // names, else the first served), it runs while the request is authenticated and validated. Not for a cursor:
-      // older pages are mostly immutable, and one that is not gets its check when it is looked up.
-      onRequest: async (request) => {
-        const { symbol: named, cursor } = request.query as { symbol?: unknown; cursor?: unknown };
-        if (cursor !== undefined) return;
-        const symbol = typeof named === "string" && ctx.config.BINANCE_SYMBOL.includes(named) ? named : ctx.config.BINANCE_SYMBOL[0]!;
-        freshness.set(request, ctx.pages.checkFreshness(symbol));
-      },
-      schema: {
-        summary: "History from price_15s, newest to oldest, one keyset page at a time",
-        description:
-          "Follow next_cursor until it is null. With a session and no to_ts, pages end at the session's supabase_last_ts " +
-          "(none at all when it is null), so bootstrap and the gap stream meet without overlap. `format=columns` returns " +
-          "the same bars as one array per field (about half the bytes); pass it with every cursor. Strong ETags: send " +
-          "If-None-Match to get 304 while the page is unchanged.",
-        tags: ["bars"],
-        security: [{ bearer: [] }, { session: [] }],
-        querystring: bootstrapQuerySchema,
-        response: {
-          200: z.union([bootstrapPageSchema, bootstrapColumnsPageSchema]),
-          ...errorResponses(400, 401, 403, 404, 410, 429),
-        },
+  // GET and HEAD as one route: one rate-limit count for both (Fastify's implicit HEAD route would count apart).
+  app.withTypeProvider<ZodTypeProvider>().route({
+    method: ["GET", "HEAD"],
+    url: "/bootstrap",
+    config: { access: "session-or-bearer", rateLimit: { max: ctx.config.BOOTSTRAP_PER_MINUTE, timeWindow: 60_000 } },
+    // The freshness check of a cached page is a NATS round trip: started as the request comes (for the symbol it
+    // names, else the first served), it runs while the request is authenticated and validated. Not for a cursor:
+    // older pages are mostly immutable, and one that is not gets its check when it is looked up.
+    onRequest: async (request) => {
+      const { symbol: named, cursor } = request.query as { symbol?: unknown; cursor?: unknown };
+      if (cursor !== undefined) return;
+      const symbol = typeof named === "string" && ctx.config.BINANCE_SYMBOL.includes(named) ? named : ctx.config.BINANCE_SYMBOL[0]!;
+      freshness.set(request, ctx.pages.checkFreshness(symbol));
+    },
+    schema: {
+      summary: "History from price_15s, newest to oldest, one keyset page at a time",
+      description:
+        "Follow next_cursor until it is null. With a session and no to_ts, pages end at the session's supabase_last_ts " +
+        "(none at all when it is null), so bootstrap and the gap stream meet without overlap. `format=columns` returns " +
+        "the same bars as one array per field (about half the bytes); pass it with every cursor. Strong ETags: send " +
+        "If-None-Match to get 304 while the page is unchanged.",
+      tags: ["bars"],
+      security: [{ bearer: [] }, { session: [] }],
+      querystring: bootstrapQuerySchema,
+      response: {
+        200: z.union([bootstrapPageSchema, bootstrapColumnsPageSchema]),
+        ...errorResponses(400, 401, 403, 404, 410, 429),
       },
     },
-    async (request, reply) => {
+    handler: async (request, reply) => {
       const wanted = pageRequestOf(ctx, request, request.query);
       const symbol = wanted?.symbol ?? request.session!.symbol;
       const served = wanted
@@ -96,5 +96,5 @@ export function bootstrapRoutes(app: FastifyInstance, ctx: GatewayContext): void
       if (coding !== "identity") raw.header("content-encoding", coding);
       return raw.type("application/json; charset=utf-8").send(await page.body(coding));
     },
-  );
+  });
 }

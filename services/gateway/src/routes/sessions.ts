@@ -12,17 +12,29 @@ import { ApiError, errorResponses } from "../errors.ts";
 
 const sessionErrors = errorResponses(400, 401, 403, 404, 429);
 
-/** PUBLIC_BASE_URL, else the scheme and Host of the request (checked, since the Host header is the client's). */
+/** Whether ALLOWED_HOSTS lets a client name this host: an entry `host` allows it on any port, `host:port` on that one. */
+function isAllowedHost(allowed: readonly string[], url: URL): boolean {
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  return allowed.some((entry) => entry === url.hostname || entry === `${url.hostname}:${port}`);
+}
+
+/**
+ * PUBLIC_BASE_URL, else the scheme and Host of the request: checked, since the Host header is the client's, and
+ * required to be in ALLOWED_HOSTS when that is set.
+ */
 function publicBase(ctx: GatewayContext, request: FastifyRequest): string {
   if (ctx.config.PUBLIC_BASE_URL) return ctx.config.PUBLIC_BASE_URL;
+  let url: URL | null = null;
   try {
-    const url = new URL(`${request.protocol}://${request.host}`);
-    const bareHost = url.pathname === "/" && !url.search && !url.hash && !url.username && !url.password;
-    if (bareHost) return url.origin;
+    url = new URL(`${request.protocol}://${request.host}`);
   } catch {
     // not a host: refused below
   }
-  throw new ApiError(400, "invalid_host", "the Host header is not a valid host[:port]");
+  const bareHost = url && url.pathname === "/" && !url.search && !url.hash && !url.username && !url.password;
+  if (!url || !bareHost) throw new ApiError(400, "invalid_host", "the Host header is not a valid host[:port]");
+  const allowed = ctx.config.ALLOWED_HOSTS;
+  if (allowed && !isAllowedHost(allowed, url)) throw new ApiError(400, "invalid_host", "the Host header names a host this gateway does not serve");
+  return url.origin;
 }
 
 export function knownSymbol(ctx: GatewayContext, symbol: string | undefined): string {
@@ -72,7 +84,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: GatewayContext): void {
   routes.post(
     "/session/stop",
     {
-      config: { access: "bearer" },
+      config: { access: "bearer", rateLimit: { max: ctx.config.SESSION_START_PER_MINUTE, timeWindow: 60_000 } },
       schema: {
         summary: "Stop a session; its streams close on every replica",
         tags: ["sessions"],

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders } from "node:http";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { BAR_MS, barTsParamSchema, gapStreamQuerySchema, type EndReason, type SessionRecord } from "@gapfill/contracts";
 import type { GatewayContext } from "../context.ts";
@@ -61,6 +61,11 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     ctx.log.info({ reason, session: ended.sessionId.slice(0, 6) }, "gap stream ended");
   };
   const shared = new Map<string, GapStreamShared>();
+  /**
+   * Open streams by client address (the one a trusted proxy names): behind a proxy, the connection cap per address
+   * sees only the proxy, so streams are counted here too.
+   */
+  const streamsByAddress = new Map<string, number>();
   const sharedBy = (symbol: string, feed: BarFeed): GapStreamShared => {
     let forSymbol = shared.get(symbol);
     if (!forSymbol) {
@@ -70,24 +75,24 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
     return forSymbol;
   };
 
-  app.withTypeProvider<ZodTypeProvider>().get(
-    "/stream/gap",
-    {
-      config: { access: "session", rateLimit: { max: config.GAP_STREAM_PER_MINUTE, timeWindow: 60_000 } },
-      schema: {
-        summary: "Server-Sent Events: every closed bar after from_ts, then live bars",
-        description:
-          "Events: `bar` (id = ts), `live` once caught up, `partial` with partial=1, `end` with a reason before the " +
-          "server closes. Reconnect with Last-Event-ID (header or last_event_id) to resume after that bar.",
-        tags: ["bars"],
-        security: [{ session: [] }],
-        querystring: gapStreamQuerySchema,
-        response: {
-          ...errorResponses(400, 401, 403, 404, 410, 429),
-        },
+  // GET and HEAD as one route, so they share one rate-limit count; a HEAD is answered with the headers at once.
+  app.withTypeProvider<ZodTypeProvider>().route({
+    method: ["GET", "HEAD"],
+    url: "/stream/gap",
+    config: { access: "session", rateLimit: { max: config.GAP_STREAM_PER_MINUTE, timeWindow: 60_000 } },
+    schema: {
+      summary: "Server-Sent Events: every closed bar after from_ts, then live bars",
+      description:
+        "Events: `bar` (id = ts), `live` once caught up, `partial` with partial=1, `end` with a reason before the " +
+        "server closes. Reconnect with Last-Event-ID (header or last_event_id) to resume after that bar.",
+      tags: ["bars"],
+      security: [{ session: [] }],
+      querystring: gapStreamQuerySchema,
+      response: {
+        ...errorResponses(400, 401, 403, 404, 410, 429),
       },
     },
-    async (request, reply) => {
+    handler: async (request, reply) => {
       const session = request.session!;
       const query = request.query;
       const feed = hub.feed(session.symbol);
@@ -107,6 +112,13 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       if (hub.openStreams(session.session_id) >= limit) {
         throw new ApiError(429, "too_many_streams", `a session may have at most ${limit} open streams here; close one first`);
       }
+      const address = request.ip;
+      const fromAddress = streamsByAddress.get(address) ?? 0;
+      if (fromAddress >= config.MAX_CONNECTIONS_PER_IP) {
+        throw new ApiError(429, "too_many_connections", "too many open streams from this address; close one first");
+      }
+      // What a GET would answer, without the stream: a HEAD never takes one of the session's stream slots.
+      if (request.method === "HEAD") return (reply as FastifyReply).code(200).headers(SSE_HEADERS).send();
 
       reply.hijack();
       const res = reply.raw;
@@ -122,10 +134,16 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       });
       hub.add(stream);
       metrics.streamsOpen.inc();
+      streamsByAddress.set(address, fromAddress + 1);
+      res.once("close", () => {
+        const left = (streamsByAddress.get(address) ?? 1) - 1;
+        if (left === 0) streamsByAddress.delete(address);
+        else streamsByAddress.set(address, left);
+      });
       // A stop that landed after the access check (here, or another replica's via the KV watch) found no stream to
       // end; now that this one is registered a later stop finds it, so one more read closes the window.
       if (await stoppedSinceChecked(ctx, session)) return stream.end("stopped");
       await stream.start();
     },
-  );
+  });
 }

@@ -8,7 +8,7 @@
  * asking again (RestRequestError, WireError, UnsupportedValueError), or the client was stopped (RestStoppedError).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { backoffDelayMs, type Logger } from "@gapfill/kit";
+import { backoffDelayMs, describeFailure, OutageLog, type Logger } from "@gapfill/kit";
 import type { ServerTimeSample } from "../market-clock.ts";
 import { parseAggTradeRows, parseKlineRows, parseServerTime, WireError, type Kline, type Trade } from "./wire.ts";
 
@@ -99,6 +99,8 @@ export class BinanceRest {
   private tail: Promise<unknown> = Promise.resolve();
   private readonly budgetShare: number;
   private readonly timeoutMs: number;
+  /** Unreachable, failing or answering 5xx: logged when that starts, when its cause changes and when it ends. */
+  private readonly outage: OutageLog;
 
   private readonly options: BinanceRestOptions;
 
@@ -106,6 +108,7 @@ export class BinanceRest {
     this.options = options;
     this.budgetShare = options.budgetShare ?? 0.8;
     this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.outage = new OutageLog(options.log, { what: "Binance REST", target: new URL(options.baseUrl).host });
   }
 
   /** Trades by `fromId`, or by time (a window of at most one hour): never both, as Binance refuses that. */
@@ -165,11 +168,11 @@ export class BinanceRest {
     const clock = this.options.clock ?? Date.now;
     let failures = 0;
     /** A failure a later attempt may not meet: wait (longer each time) and go again. */
-    const backOff = async (fields: Record<string, unknown>, message: string) => {
+    const backOff = async (cause: unknown, fields: Record<string, unknown> = {}) => {
       if (this.options.signal.aborted) throw new RestStoppedError("REST client stopped");
       failures++;
       const waitMs = restBackoffMs(failures);
-      log.warn({ endpoint, ...fields, retryInMs: waitMs }, message);
+      this.outage.failed(cause, { endpoint, ...fields, retryInMs: waitMs });
       await this.pause(waitMs);
     };
     for (;;) {
@@ -180,7 +183,7 @@ export class BinanceRest {
       try {
         response = await fetch(url, { headers: { accept: "application/json" }, signal });
       } catch (error) {
-        await backOff({ err: (error as Error).message }, "REST request failed");
+        await backOff(error);
         continue;
       }
       const receivedAt = clock();
@@ -190,7 +193,7 @@ export class BinanceRest {
       try {
         body = await response.text();
       } catch (error) {
-        await backOff({ status: response.status, err: (error as Error).message }, "REST answer cut off while reading it");
+        await backOff(new Error(`the answer was cut off while reading it: ${describeFailure(error)}`), { status: response.status });
         continue;
       }
       if (response.status === 429) {
@@ -209,9 +212,11 @@ export class BinanceRest {
         continue;
       }
       if (response.status >= 500 || response.status === 403) {
-        await backOff({ status: response.status }, response.status === 403 ? "REST firewall limit (403)" : "REST server error");
+        await backOff(new Error(`answered HTTP ${response.status}${response.status === 403 ? " (Binance's firewall limit)" : ""}`));
         continue;
       }
+      // An answer, even a refusal, means the host is reachable and serving.
+      this.outage.succeeded();
       if (!response.ok) throw new RestRequestError(response.status, body, `${url.pathname}${url.search}`);
       try {
         return { body: JSON.parse(body) as unknown, sentAt, receivedAt };

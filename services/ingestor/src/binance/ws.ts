@@ -6,7 +6,7 @@
  * It hands raw text frames to `onFrame`; parsing lives in wire.ts.
  */
 import WebSocket from "ws";
-import { backoffDelayMs, type Logger } from "@gapfill/kit";
+import { backoffDelayMs, OutageLog, type Logger } from "@gapfill/kit";
 import { aggTradeStreamName } from "./wire.ts";
 
 export interface TradeSocketOptions {
@@ -52,6 +52,8 @@ export class TradeSocket {
   private pongTimer: NodeJS.Timeout | null = null;
   private pendingPong: { socket: WebSocket; payload: Buffer } | null = null;
   private readonly url: string;
+  /** Connections that fail (no route, refused, TLS, an HTTP refusal of the upgrade): logged once per state change. */
+  private readonly outage: OutageLog;
   /** Resolves once the signal was aborted and every connection is closed. */
   readonly closed: Promise<void>;
 
@@ -60,6 +62,7 @@ export class TradeSocket {
   constructor(options: TradeSocketOptions) {
     this.options = options;
     this.url = combinedStreamUrl(options.baseUrl, options.symbols);
+    this.outage = new OutageLog(options.log, { what: "Binance WebSocket", target: new URL(this.url).host });
     this.closed = new Promise((resolve) =>
       options.signal.addEventListener("abort", () => void this.closeAll().then(resolve), { once: true }),
     );
@@ -111,6 +114,7 @@ export class TradeSocket {
       this.replacing = null;
       this.downSince = null;
       this.lastHeardAt = Date.now();
+      this.outage.succeeded();
       this.scheduleRotation();
       if (previous) {
         log.info("WebSocket replaced ahead of the server's connection lifetime");
@@ -133,9 +137,7 @@ export class TradeSocket {
       this.lastHeardAt = Date.now();
       this.answerPing(socket, payload);
     });
-    socket.on("error", (error: Error) => {
-      log.warn({ err: error.message }, "WebSocket error");
-    });
+    socket.on("error", (error: Error) => this.outage.failed(error));
     socket.on("close", (code: number) => {
       if (socket === this.replacing) {
         // The replacement failed to open: keep the current connection and try again a little later.
@@ -158,7 +160,8 @@ export class TradeSocket {
     if (this.reconnectTimer) return;
     this.failures++;
     const delay = backoffDelayMs(this.failures, { initialMs: this.options.backoffMinMs ?? 100, maxMs: this.options.backoffMaxMs ?? 30_000 });
-    this.options.log.info({ code, attempt: this.failures, delayMs: delay }, "WebSocket reconnecting");
+    // Every attempt of an outage would say the same: the outage log has said why, once.
+    this.options.log[this.outage.down ? "debug" : "info"]({ code, attempt: this.failures, delayMs: delay }, "WebSocket reconnecting");
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.connect();

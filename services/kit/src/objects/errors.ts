@@ -1,3 +1,4 @@
+import { describeFailure } from "../failure.ts";
 import type { ObjectStoreKind } from "./types.ts";
 
 /** A key (or list prefix) the stores refuse before any I/O; see checkObjectKey. */
@@ -48,23 +49,9 @@ export class ObjectStoreError extends Error {
     cause: unknown,
     hint = "",
   ) {
-    super(`${store}: ${operation}${key === undefined ? "" : ` ${key}`} failed: ${describeCause(cause)}${hint}`, { cause });
+    super(`${store}: ${operation}${key === undefined ? "" : ` ${key}`} failed: ${describeFailure(cause)}${hint}`, { cause });
     this.backend = backend;
     this.operation = operation;
     this.key = key;
   }
-}
-
-/**
- * The cause in one line: a service error's code and message (`NoSuchBucket: The specified bucket does not
- * exist`), a system error's message (`connect ECONNREFUSED 127.0.0.1:9000`, which names its code already), and
- * each attempt of an AggregateError (Node tries every address of a host name, and its own message is empty).
- */
-export function describeCause(error: unknown): string {
-  if (error instanceof AggregateError && error.errors.length > 0) return error.errors.map(describeCause).join("; ");
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  const label = error.name !== "Error" ? error.name : typeof code === "string" ? code : "";
-  if (!error.message) return label || "unknown error";
-  return label && !error.message.includes(label) ? `${label}: ${error.message}` : error.message;
 }

@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import Database, { type Database as SqliteDatabase, type Statement } from "better-sqlite3";
 import type { ClosedBar } from "@gapfill/contracts";
 import type { Logger } from "../log.ts";
+import { checkedStore } from "./checked.ts";
 import { float32Blob, float32sOfBlob } from "./float32.ts";
 import {
   checkEmbeddings,
@@ -146,7 +147,7 @@ export function openEmbeddedStore(options: EmbeddedStoreOptions): Store {
     throw error;
   }
   options.log.debug({ file }, "embedded store ready");
-  return new EmbeddedStore(db);
+  return checkedStore(new EmbeddedStore(db), { log: options.log, target: file });
 }
 
 /**

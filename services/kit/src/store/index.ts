@@ -2,7 +2,7 @@ import { storeAccessProblem, supabaseKeyRole, type StoreAccess, type StoreConfig
 import type { Logger } from "../log.ts";
 import { embeddedDbFile, openEmbeddedStore } from "./embedded.ts";
 import { StoreConfigError } from "./errors.ts";
-import { openPostgresStore } from "./postgres.ts";
+import { describeDatabaseUrl, openPostgresStore } from "./postgres.ts";
 import { openSupabaseStore } from "./supabase.ts";
 import type { Store, StoreKind } from "./types.ts";
 import { resolveDataDir } from "../data-dir.ts";
@@ -21,11 +21,11 @@ export type {
   Store,
   StoreKind,
 } from "./types.ts";
-export { StoreConfigError, StoreInputError } from "./errors.ts";
+export { StoreConfigError, StoreInputError, StoreUnavailableError } from "./errors.ts";
 export { deleteEmbeddedStore, EMBEDDED_DB_FILE, embeddedDbFile, openEmbeddedStore, type EmbeddedStoreOptions } from "./embedded.ts";
 export { DEFAULT_EXPORT_PAGE_SIZE, MAX_EMBEDDING_DIM, MAX_PAGE_LIMIT } from "./input.ts";
 export { openPostgresStore, type PostgresStoreOptions } from "./postgres.ts";
-export { openSupabaseStore, SupabaseRequestError, type SupabaseStoreOptions } from "./supabase.ts";
+export { openSupabaseStore, type SupabaseStoreOptions } from "./supabase.ts";
 export { openStoreWhenReachable, type OpenStoreWhenReachableOptions } from "./when-reachable.ts";
 
 export interface OpenStoreOptions {
@@ -41,12 +41,6 @@ export function storeKindOf(config: StoreConfig): StoreKind {
   if (config.DATABASE_URL) return "postgres";
   if (config.SUPABASE_URL) return "supabase";
   return "embedded";
-}
-
-/** Where a connection string points, without its credentials: safe to log. */
-function describeDatabaseUrl(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.hostname}${parsed.port ? `:${parsed.port}` : ""}${parsed.pathname}`;
 }
 
 /** The Data API key for the access asked for; a key that cannot serve it is refused (see storeAccessProblem). */

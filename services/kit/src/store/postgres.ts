@@ -26,6 +26,9 @@ import type {
   Store,
 } from "./types.ts";
 import { withTimeout } from "../timeout.ts";
+import { describeFailure } from "../failure.ts";
+import { checkedStore } from "./checked.ts";
+import { StoreUnavailableError } from "./errors.ts";
 
 export interface PostgresStoreOptions {
   url: string;
@@ -87,6 +90,12 @@ function isCleanSqlError(error: unknown): boolean {
   return error instanceof postgres.PostgresError && !/^(08|57)/.test(error.code);
 }
 
+/** Where a connection string points, without its credentials: safe to log. */
+export function describeDatabaseUrl(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.hostname}${parsed.port ? `:${parsed.port}` : ""}${parsed.pathname}`;
+}
+
 /** Direct Postgres (`DATABASE_URL`), also a Supabase direct or pooled connection string. */
 export async function openPostgresStore(options: PostgresStoreOptions): Promise<Store> {
   const connect = () =>
@@ -107,9 +116,10 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     options.log.debug({ applied }, "store schema applied");
   } catch (error) {
     void sql.end({ timeout: 0 }).catch(() => {});
-    throw error;
+    throw new StoreUnavailableError("postgres", "open", describeFailure(error), { cause: error });
   }
-  return new PostgresStore(sql, connect, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, options.log);
+  const store = new PostgresStore(sql, connect, options.queryTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, options.log);
+  return checkedStore(store, { log: options.log, target: describeDatabaseUrl(options.url) });
 }
 
 class PostgresStore implements Store {

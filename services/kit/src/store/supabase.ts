@@ -1,7 +1,11 @@
 import { createClient, type PostgrestError, type SupabaseClient } from "@supabase/supabase-js";
 import WebSocket from "ws";
 import { AI_OUTPUTS_TABLE, ML_PREDICTIONS_TABLE, PRICE_COLUMNS, PRICE_TABLE, SQL_MIGRATIONS, type ClosedBar } from "@gapfill/contracts";
+import { describeFailure } from "../failure.ts";
 import type { Logger } from "../log.ts";
+import { describeValue } from "./answers.ts";
+import { checkedStore } from "./checked.ts";
+import { StoreUnavailableError } from "./errors.ts";
 import { float32sOfPgArray } from "./float32.ts";
 import {
   checkEmbeddings,
@@ -37,21 +41,35 @@ type PriceRow = Omit<ClosedBar, "ts"> & { ts: string };
 
 const SELECT = PRICE_COLUMNS.join(",");
 
+/** A row of the answer as an object: anything else arrives as an empty object, which the row checks then refuse. */
+const fieldsOf = (row: unknown): Record<string, unknown> => (typeof row === "object" && row !== null ? (row as Record<string, unknown>) : {});
+
+/** epoch ms of a timestamp the Data API sent; anything else is an unexpected answer. */
+function epochMsOf(operation: string, value: unknown): number {
+  const ms = typeof value === "string" ? Date.parse(value) : NaN;
+  if (!Number.isFinite(ms)) throw new StoreUnavailableError("supabase", operation, `unexpected answer: ts is ${describeValue(value)}, expected a timestamp`);
+  return ms;
+}
+
 /**
  * An ai_outputs row as the Data API returns it. The embedding is asked for as text (`embedding::text`): as JSON a
  * real arrives as a double, and rounding that to float32 again can miss by one step (see parseFloat32).
  */
-type EmbeddingJsonRow = Omit<EmbeddingRow, "ts" | "embedding"> & { ts: string; embedding: string };
 const EMBEDDING_SELECT = "symbol,ts,embedding::text,feature_version,producer";
-const embeddingOfRow = (row: EmbeddingJsonRow): EmbeddingRow => ({
-  ...row,
-  ts: Date.parse(row.ts),
-  embedding: float32sOfPgArray(row.embedding),
-});
+function embeddingOfRow(operation: string, row: unknown): EmbeddingRow {
+  const fields = fieldsOf(row);
+  const { embedding } = fields;
+  if (typeof embedding !== "string") {
+    throw new StoreUnavailableError("supabase", operation, `unexpected answer: embedding is ${describeValue(embedding)}, expected a real[] as text`);
+  }
+  return { ...(fields as Omit<EmbeddingRow, "ts" | "embedding">), ts: epochMsOf(operation, fields.ts), embedding: float32sOfPgArray(embedding) };
+}
 
-type PredictionJsonRow = Omit<PredictionRow, "ts"> & { ts: string };
 const PREDICTION_SELECT = "symbol,ts,model_version,prob_up";
-const predictionOfRow = (row: PredictionJsonRow): PredictionRow => ({ ...row, ts: Date.parse(row.ts) });
+const predictionOfRow = (operation: string, row: unknown): PredictionRow => {
+  const fields = fieldsOf(row);
+  return { ...(fields as Omit<PredictionRow, "ts">), ts: epochMsOf(operation, fields.ts) };
+};
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -64,45 +82,103 @@ const UPSERT_CHUNK = 1000;
 /** Most rows an export asks for in one request: Supabase's default response cap. */
 const EXPORT_REQUEST_ROWS = 1000;
 
-export class SupabaseRequestError extends Error {
-  override name = "SupabaseRequestError";
-  constructor(operation: string, error: Pick<PostgrestError, "message" | "code" | "hint">) {
-    super(`Supabase Data API ${operation}: ${error.message}${error.code ? ` (${error.code})` : ""}${error.hint ? ` — ${error.hint}` : ""}`);
+/** The PostgREST-shaped error of an answer that was not PostgREST's, or of no answer (see answerOf). */
+const UNEXPECTED_ANSWER = "gapfill_unexpected_answer";
+
+/** A failed request as a StoreUnavailableError; a missing table is named with the SQL file that creates it. */
+function requestError(operation: string, table: string, error: Pick<PostgrestError, "message" | "code" | "hint">): StoreUnavailableError {
+  const missing = error.code === "42P01" || error.code === "PGRST205";
+  const migration = SQL_MIGRATIONS.find((m) => m.name.endsWith(`_${table}`));
+  const hint = missing && migration ? `create it with contracts/sql/${migration.name}.sql in the Supabase SQL editor` : error.hint;
+  const code = error.code && error.code !== UNEXPECTED_ANSWER ? ` (${error.code})` : "";
+  // postgrest-js puts a whole unparsable body into the message: keep the line short.
+  const message = error.message.length > 300 ? `${error.message.slice(0, 300)}…` : error.message;
+  return new StoreUnavailableError("supabase", operation, `${message}${code}${hint ? ` — ${hint}` : ""}`);
+}
+
+/** The rows of a read's answer: an error or anything but a list is a StoreUnavailableError. */
+function rowsOf(operation: string, table: string, result: { data: unknown; error: PostgrestError | null }): unknown[] {
+  if (result.error) throw requestError(operation, table, result.error);
+  if (!Array.isArray(result.data)) {
+    throw new StoreUnavailableError("supabase", operation, `unexpected answer: ${describeValue(result.data)} where a list of rows was expected`);
+  }
+  return result.data;
+}
+
+/** An answer body as a short phrase: `with an empty body`, `(text/html): "<!doctype html>…"`. */
+function describeBody(body: string, contentType: string | null): string {
+  if (body.trim() === "") return "with an empty body";
+  const head = body.trim().slice(0, 60).replace(/\s+/g, " ");
+  return `(${contentType?.split(";")[0] ?? "no content type"}): ${JSON.stringify(head)}${body.trim().length > 60 ? "…" : ""}`;
+}
+
+function isPostgrestError(body: string): boolean {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) && typeof (parsed as { message?: unknown }).message === "string";
+  } catch {
+    return false;
   }
 }
 
-/** The error of a failed request; a missing table is named with the SQL file that creates it. */
-function requestError(operation: string, table: string, error: PostgrestError): SupabaseRequestError {
-  const missing = error.code === "42P01" || error.code === "PGRST205";
-  const migration = SQL_MIGRATIONS.find((m) => m.name.endsWith(`_${table}`));
-  return new SupabaseRequestError(
-    operation,
-    missing && migration ? { ...error, hint: `create it with contracts/sql/${migration.name}.sql in the Supabase SQL editor` } : error,
-  );
+/** What the request met, as the PostgREST error postgrest-js hands on to the store (see answerOf). */
+function unexpectedAnswer(message: string): Response {
+  const body = JSON.stringify({ code: UNEXPECTED_ANSWER, message, details: null, hint: null });
+  return new Response(body, { status: 502, statusText: "Bad Gateway", headers: { "content-type": "application/json" } });
+}
+
+/**
+ * The Data API's answer as postgrest-js should see it. postgrest-js keeps only the name and message of a failed
+ * fetch (Node's says "fetch failed"; the reason is in its cause), and takes some answers that are not PostgREST's
+ * for success: a 404 with an empty body, as a wrong SUPABASE_URL behind a proxy gives, becomes "204 No Content"
+ * with no rows. Here, where the status, content type and cause are still known, no answer, an error that is not
+ * PostgREST's `{message, code}` and a success that is not JSON become a PostgREST error saying what arrived.
+ */
+async function answerOf(request: () => Promise<Response>, host: string): Promise<Response> {
+  let response: Response;
+  try {
+    response = await request();
+  } catch (error) {
+    return unexpectedAnswer(`no answer from ${host}: ${describeFailure(error)}`);
+  }
+  const contentType = response.headers.get("content-type");
+  if (response.ok && contentType?.includes("json")) return response;
+  const body = await response.text().catch((error: unknown) => `(the body could not be read: ${describeFailure(error)})`);
+  if (response.ok ? body === "" : isPostgrestError(body)) {
+    return new Response(body === "" ? null : body, { status: response.status, statusText: response.statusText, headers: response.headers });
+  }
+  const status = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
+  const hint = response.status === 404 ? " (is SUPABASE_URL the project's URL, https://<ref>.supabase.co?)" : "";
+  return unexpectedAnswer(`${host} answered ${status} ${describeBody(body, contentType)}${hint}`);
 }
 
 /** Longest a single Data API request may take. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
 const toRow = (bar: ClosedBar): PriceRow => ({ ...bar, ts: iso(bar.ts) });
-const fromRow = (row: PriceRow): ClosedBar => ({ ...row, ts: Date.parse(row.ts) });
+const barOfRow = (row: unknown): ClosedBar => {
+  const fields = fieldsOf(row);
+  return { ...(fields as Omit<ClosedBar, "ts">), ts: epochMsOf("page", fields.ts) };
+};
 
 /**
  * Supabase through its Data API (PostgREST) with @supabase/supabase-js. Checks at open that the table answers, so
  * a wrong URL, key or a missing table is a clear error at start rather than at the first request.
  */
 export async function openSupabaseStore(options: SupabaseStoreOptions): Promise<Store> {
+  const host = new URL(options.url).host;
   const client = createClient(options.url, options.key, {
     auth: { persistSession: false, autoRefreshToken: false, detectSessionInUrl: false },
-    // A black-holed Data API must fail a request, not hold it (and the recorder's batch) forever.
-    global: { fetch: (input, init) => fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) }) },
+    global: {
+      // A black-holed Data API must fail a request, not hold it (and the recorder's batch) forever.
+      fetch: (input, init) => answerOf(() => fetch(input, { ...init, signal: init?.signal ?? AbortSignal.timeout(REQUEST_TIMEOUT_MS) }), host),
+    },
     // Never used (no realtime subscriptions), but Node 20 has no WebSocket global for the client to find.
     realtime: { transport: WebSocket as never },
   });
   const store = new SupabaseStore(client, options.log);
-  const { error } = await client.from(PRICE_TABLE).select("ts").limit(1);
-  if (error) throw requestError("check of price_15s", PRICE_TABLE, error);
-  return store;
+  rowsOf("check of price_15s", PRICE_TABLE, await client.from(PRICE_TABLE).select("ts").limit(1));
+  return checkedStore(store, { log: options.log, target: host });
 }
 
 class SupabaseStore implements Store {
@@ -120,15 +196,9 @@ class SupabaseStore implements Store {
 
   async lastBarTs(symbol: string): Promise<number | null> {
     checkSymbol(symbol);
-    const { data, error } = await this.client
-      .from(PRICE_TABLE)
-      .select("ts")
-      .eq("symbol", symbol)
-      .order("ts", { ascending: false })
-      .limit(1);
-    if (error) throw requestError("last bar", PRICE_TABLE, error);
-    const [row] = data as { ts: string }[];
-    return row ? Date.parse(row.ts) : null;
+    const answer = await this.client.from(PRICE_TABLE).select("ts").eq("symbol", symbol).order("ts", { ascending: false }).limit(1);
+    const [row] = rowsOf("last bar", PRICE_TABLE, answer);
+    return row === undefined ? null : epochMsOf("last bar", fieldsOf(row).ts);
   }
 
   /**
@@ -170,9 +240,7 @@ class SupabaseStore implements Store {
       if (before !== undefined) request = request.lt("ts", iso(before));
       if (fromTs !== undefined) request = request.gte("ts", iso(fromTs));
       if (toTs !== undefined) request = request.lte("ts", iso(toTs));
-      const { data, error } = await request.order("ts", { ascending: false }).limit(wanted);
-      if (error) throw requestError("page", PRICE_TABLE, error);
-      return (data as unknown as PriceRow[]).map(fromRow);
+      return rowsOf("page", PRICE_TABLE, await request.order("ts", { ascending: false }).limit(wanted)).map(barOfRow);
     });
   }
 
@@ -200,10 +268,9 @@ class SupabaseStore implements Store {
 
   async lastEmbeddingTs(symbol: string): Promise<number | null> {
     checkSymbol(symbol);
-    const { data, error } = await this.client.from(AI_OUTPUTS_TABLE).select("ts").eq("symbol", symbol).order("ts", { ascending: false }).limit(1);
-    if (error) throw requestError("last embedding", AI_OUTPUTS_TABLE, error);
-    const [row] = data as { ts: string }[];
-    return row ? Date.parse(row.ts) : null;
+    const answer = await this.client.from(AI_OUTPUTS_TABLE).select("ts").eq("symbol", symbol).order("ts", { ascending: false }).limit(1);
+    const [row] = rowsOf("last embedding", AI_OUTPUTS_TABLE, answer);
+    return row === undefined ? null : epochMsOf("last embedding", fieldsOf(row).ts);
   }
 
   async newestEmbeddings(symbol: string, query: NewestEmbeddingsQuery): Promise<EmbeddingRow[]> {
@@ -214,9 +281,8 @@ class SupabaseStore implements Store {
       if (last !== undefined) request = request.lt("ts", iso(last.ts));
       if (after !== undefined) request = request.gt("ts", iso(after));
       if (featureVersion !== undefined) request = request.eq("feature_version", featureVersion);
-      const { data, error } = await request.order("ts", { ascending: false }).limit(wanted);
-      if (error) throw requestError("newest embeddings", AI_OUTPUTS_TABLE, error);
-      return (data as unknown as EmbeddingJsonRow[]).map(embeddingOfRow);
+      const rows = rowsOf("newest embeddings", AI_OUTPUTS_TABLE, await request.order("ts", { ascending: false }).limit(wanted));
+      return rows.map((row) => embeddingOfRow("newest embeddings", row));
     });
   }
 
@@ -238,9 +304,8 @@ class SupabaseStore implements Store {
       else request = request.eq("ts", iso(cursor.ts)).gt("symbol", cursor.symbol);
       if (symbol !== undefined) request = request.eq("symbol", symbol);
       if (featureVersion !== undefined) request = request.eq("feature_version", featureVersion);
-      const { data, error } = await request.order("ts").order("symbol").limit(pageSize);
-      if (error) throw requestError("embedding export", AI_OUTPUTS_TABLE, error);
-      return (data as unknown as EmbeddingJsonRow[]).map(embeddingOfRow);
+      const rows = rowsOf("embedding export", AI_OUTPUTS_TABLE, await request.order("ts").order("symbol").limit(pageSize));
+      return rows.map((row) => embeddingOfRow("embedding export", row));
     };
     let afterTs = query.fromTs;
     for (;;) {
@@ -271,17 +336,16 @@ class SupabaseStore implements Store {
     checkOptionalModelVersion(modelVersion);
     let request = this.client.from(ML_PREDICTIONS_TABLE).select(PREDICTION_SELECT).eq("symbol", symbol);
     if (modelVersion !== undefined) request = request.eq("model_version", modelVersion);
-    const { data, error } = await request.order("ts", { ascending: false }).order("model_version", { ascending: false }).limit(1);
-    if (error) throw requestError("newest prediction", ML_PREDICTIONS_TABLE, error);
-    const [row] = data as unknown as PredictionJsonRow[];
-    return row ? predictionOfRow(row) : null;
+    const answer = await request.order("ts", { ascending: false }).order("model_version", { ascending: false }).limit(1);
+    const [row] = rowsOf("newest prediction", ML_PREDICTIONS_TABLE, answer);
+    return row === undefined ? null : predictionOfRow("newest prediction", row);
   }
 
   async predictionsSince(symbol: string, query: PredictionsSinceQuery): Promise<PredictionRow[]> {
     checkSymbol(symbol);
     const { modelVersion, after, limit } = checkPredictionsSinceQuery(query);
     return this.collect(limit, async (wanted, last: PredictionRow | undefined) => {
-      const { data, error } = await this.client
+      const answer = await this.client
         .from(ML_PREDICTIONS_TABLE)
         .select(PREDICTION_SELECT)
         .eq("symbol", symbol)
@@ -289,14 +353,12 @@ class SupabaseStore implements Store {
         .gt("ts", iso(last?.ts ?? after))
         .order("ts")
         .limit(wanted);
-      if (error) throw requestError("predictions since", ML_PREDICTIONS_TABLE, error);
-      return (data as unknown as PredictionJsonRow[]).map(predictionOfRow);
+      return rowsOf("predictions since", ML_PREDICTIONS_TABLE, answer).map((row) => predictionOfRow("predictions since", row));
     });
   }
 
   async ping(): Promise<void> {
-    const { error } = await this.client.from(PRICE_TABLE).select("ts").limit(1);
-    if (error) throw requestError("ping", PRICE_TABLE, error);
+    rowsOf("ping", PRICE_TABLE, await this.client.from(PRICE_TABLE).select("ts").limit(1));
   }
 
   async close(): Promise<void> {

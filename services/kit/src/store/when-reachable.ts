@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { StoreConfig } from "@gapfill/contracts";
 import { backoffDelayMs, type BackoffPolicy } from "../backoff.ts";
+import { OutageLog } from "../failure.ts";
 import { StoreConfigError } from "./errors.ts";
-import { openStore, type OpenStoreOptions } from "./index.ts";
+import { openStore, storeKindOf, type OpenStoreOptions } from "./index.ts";
 import type { Store } from "./types.ts";
 
 export interface OpenStoreWhenReachableOptions extends OpenStoreOptions {
@@ -17,13 +18,16 @@ export interface OpenStoreWhenReachableOptions extends OpenStoreOptions {
  */
 export async function openStoreWhenReachable(config: StoreConfig, options: OpenStoreWhenReachableOptions): Promise<Store> {
   const { retry, signal, ...open } = options;
+  const outage = new OutageLog(open.log, { what: "opening the store", target: storeKindOf(config) });
   for (let attempt = 0; ; attempt++) {
     try {
-      return await openStore(config, open);
+      const store = await openStore(config, open);
+      outage.succeeded();
+      return store;
     } catch (error) {
       if (error instanceof StoreConfigError) throw error;
       const delayMs = backoffDelayMs(attempt, retry);
-      open.log.warn({ err: error, attempt: attempt + 1, delayMs }, "store not reachable; retrying");
+      outage.failed(error, { attempt: attempt + 1, delayMs });
       await sleep(delayMs, undefined, signal ? { signal } : undefined);
     }
   }
