@@ -20,7 +20,7 @@ export const barTsParamSchema = z
   .refine((ts) => ts <= MAX_EPOCH_MS, "must be before 2100-01-01")
   .refine(isAlignedBarTs, `must be a bar open time (a multiple of ${BAR_MS})`);
 
-/** `?partial=1`: receive the forming bar too. */
+/** A yes/no query flag (`?partial=1`, `?predictions=1`). */
 const flagParamSchema = z
   .enum(["0", "1", "true", "false"], { error: "must be 1 or 0" })
   .transform((v) => v === "1" || v === "true");
@@ -108,12 +108,21 @@ export const gapStreamQuerySchema = z
     from_ts: barTsParamSchema.optional(),
     /** Send bars up to and including to_ts, then `event: end` with reason `to_ts`. */
     to_ts: barTsParamSchema.optional(),
+    /** `1`: also `event: partial`, the forming bar. */
     partial: flagParamSchema.optional(),
+    /** `1`: also `event: prediction`, the symbol's newest prediction at connect, then each new one (no `id:`). */
+    predictions: flagParamSchema.optional(),
     /** For clients that cannot set the Last-Event-ID header; the header wins when both are present. */
     last_event_id: barTsParamSchema.optional(),
   })
   .superRefine(checkTimeOrder);
 export type GapStreamQuery = z.infer<typeof gapStreamQuerySchema>;
+
+/** `GET /symbols`: the symbols this gateway serves (`BINANCE_SYMBOL`); a session without one gets the first. */
+export const symbolsResponseSchema = z.strictObject({
+  symbols: z.array(symbolSchema).min(1),
+});
+export type SymbolsResponse = z.infer<typeof symbolsResponseSchema>;
 
 export const sessionStopResponseSchema = z.strictObject({
   session_id: sessionIdSchema,

@@ -24,6 +24,7 @@ import { opsRoutes } from "./routes/ops.ts";
 import { pageRoutes } from "./routes/page.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { streamRoutes } from "./routes/stream.ts";
+import { symbolRoutes } from "./routes/symbols.ts";
 import { SessionRegistry } from "./sessions.ts";
 import { BootstrapPages } from "./pages/bootstrap-pages.ts";
 import { PageCache } from "./pages/page-cache.ts";
@@ -190,6 +191,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
   sessionRoutes(app, ctx);
   bootstrapRoutes(app, ctx);
   streamRoutes(app, ctx);
+  symbolRoutes(app, ctx);
   opsRoutes(app, ctx, nc);
   if (auth.localSecret) devTokenRoutes(app, ctx, auth.localSecret);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());

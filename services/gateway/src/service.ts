@@ -6,7 +6,7 @@ import { buildApp } from "./app.ts";
 export const gatewayService: NatsServiceSpec<typeof gatewayConfigSchema> = {
   name: "gateway",
   configSchema: gatewayConfigSchema,
-  needs: ["bars", "sessions"],
+  needs: ["bars", "sessions", "mlEvents"],
   metrics: (config) => ({ port: config.GATEWAY_METRICS_PORT, host: config.METRICS_HOST }),
   start: async ({ config, nc, log, registry }) => {
     const store = await openStore(config, { log, access: "read", applicationName: "gapfill-gateway" });

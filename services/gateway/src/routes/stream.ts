@@ -6,6 +6,7 @@ import type { GatewayContext } from "../context.ts";
 import { ApiError, errorResponses } from "../errors.ts";
 import type { BarFeed } from "../stream/bar-feed.ts";
 import { GapStream, type GapStreamShared } from "../stream/gap-stream.ts";
+import type { PredictionFeed } from "../stream/prediction-feed.ts";
 import { SSE_HEADERS } from "../stream/sse-format.ts";
 
 function isoOf(ts: number): string {
@@ -66,10 +67,10 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
    * sees only the proxy, so streams are counted here too.
    */
   const streamsByAddress = new Map<string, number>();
-  const sharedBy = (symbol: string, feed: BarFeed): GapStreamShared => {
+  const sharedBy = (symbol: string, feed: BarFeed, predictions: PredictionFeed): GapStreamShared => {
     let forSymbol = shared.get(symbol);
     if (!forSymbol) {
-      forSymbol = { feed, now: ctx.now, log: ctx.log, limits, replayOlder: hub.replayOlder(symbol), onBarsSent, onEnd };
+      forSymbol = { feed, predictions, now: ctx.now, log: ctx.log, limits, replayOlder: hub.replayOlder(symbol), onBarsSent, onEnd };
       shared.set(symbol, forSymbol);
     }
     return forSymbol;
@@ -84,7 +85,10 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       summary: "Server-Sent Events: every closed bar after from_ts, then live bars",
       description:
         "Events: `bar` (id = ts), `live` once caught up, `partial` with partial=1, `end` with a reason before the " +
-        "server closes. Reconnect with Last-Event-ID (header or last_event_id) to resume after that bar.",
+        "server closes. With predictions=1 also `prediction` (no id; data: {symbol, ts, prob_up, model_version, " +
+        "scored_at}): the symbol's newest prediction as the stream starts, then each one ml-infer publishes, so the " +
+        "same ts comes again when a new model re-scores it. Reconnect with Last-Event-ID (header or last_event_id) " +
+        "to resume after that bar; predictions never move it.",
       tags: ["bars"],
       security: [{ session: [] }],
       querystring: gapStreamQuerySchema,
@@ -96,7 +100,8 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       const session = request.session!;
       const query = request.query;
       const feed = hub.feed(session.symbol);
-      if (!feed) throw new ApiError(400, "unknown_symbol", `${session.symbol} is no longer served here`);
+      const predictions = hub.predictions(session.symbol);
+      if (!feed || !predictions) throw new ApiError(400, "unknown_symbol", `${session.symbol} is no longer served here`);
       const header = request.headers["last-event-id"];
       let lastEventId: number | undefined;
       if (header !== undefined) {
@@ -124,12 +129,13 @@ export function streamRoutes(app: FastifyInstance, ctx: GatewayContext): void {
       const res = reply.raw;
       // Headers set by earlier hooks (CORS, helmet, x-request-id) are copied: a hijacked reply sends nothing itself.
       res.writeHead(200, { ...(reply.getHeaders() as OutgoingHttpHeaders), ...SSE_HEADERS });
-      const stream = new GapStream(sharedBy(session.symbol, feed), {
+      const stream = new GapStream(sharedBy(session.symbol, feed, predictions), {
         sessionId: session.session_id,
         res,
         afterTs,
         toTs: query.to_ts ?? null,
         partial: query.partial ?? false,
+        predictions: query.predictions ?? false,
         expiresAt: session.expires_at,
       });
       hub.add(stream);

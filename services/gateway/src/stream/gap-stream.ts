@@ -2,6 +2,7 @@ import type { ServerResponse } from "node:http";
 import type { EndReason } from "@gapfill/contracts";
 import type { Logger } from "@gapfill/kit";
 import type { BarEntry, BarFeed, LiveBar, LiveListener } from "./bar-feed.ts";
+import type { PredictionFeed, PredictionListener } from "./prediction-feed.ts";
 import { endEvent, HEARTBEAT, liveEvent, retryField } from "./sse-format.ts";
 
 export interface GapStreamLimits {
@@ -23,6 +24,7 @@ export interface GapStreamLimits {
  */
 export interface GapStreamShared {
   feed: BarFeed;
+  predictions: PredictionFeed;
   now: () => number;
   log: Logger;
   limits: GapStreamLimits;
@@ -40,6 +42,8 @@ export interface GapStreamOptions {
   /** Inclusive; the stream ends with `to_ts` once it is reached. */
   toTs: number | null;
   partial: boolean;
+  /** Also `event: prediction`: the newest at the start, then each new one. */
+  predictions: boolean;
   expiresAt: number;
 }
 
@@ -64,9 +68,10 @@ function releaseSentHeader(res: ServerResponse): void {
  * window, then from the window), then follows the live fan-out. `lastTs` only moves forward and every write is
  * guarded by it, so the hand-over between the three sources can neither skip nor repeat a bar.
  */
-export class GapStream implements LiveListener {
+export class GapStream implements LiveListener, PredictionListener {
   readonly sessionId: string;
   readonly wantsPartial: boolean;
+  private readonly wantsPredictions: boolean;
   private readonly res: ServerResponse;
   private readonly toTs: number | null;
   private readonly expiresAt: number;
@@ -84,6 +89,7 @@ export class GapStream implements LiveListener {
   ) {
     this.sessionId = options.sessionId;
     this.wantsPartial = options.partial;
+    this.wantsPredictions = options.predictions;
     this.res = options.res;
     this.toTs = options.toTs;
     this.expiresAt = options.expiresAt;
@@ -106,6 +112,8 @@ export class GapStream implements LiveListener {
     res.write(retryField(limits.retryMs));
     releaseSentHeader(res);
     this.deadline = setTimeout(() => this.end("expired"), Math.max(0, this.expiresAt - now()));
+    // Before the replay: a prediction is about the newest bars, so a client catching up sees it first.
+    if (this.wantsPredictions) this.shared.predictions.join(this);
     try {
       await this.replay();
     } catch (error) {
@@ -230,6 +238,13 @@ export class GapStream implements LiveListener {
     this.checkBacklog();
   }
 
+  /** Written as it comes, between complete bar events; it moves nothing (no `id:`, not lastTs). */
+  onPrediction(event: Buffer): void {
+    if (this.ended) return;
+    this.write(event);
+    this.checkBacklog();
+  }
+
   heartbeat(): void {
     if (this.ended) return;
     this.write(HEARTBEAT);
@@ -251,6 +266,7 @@ export class GapStream implements LiveListener {
   private finish(reason: EndReason | "client_closed"): void {
     this.ended = true;
     this.shared.feed.leave(this);
+    this.shared.predictions.leave(this);
     clearTimeout(this.deadline ?? undefined);
     this.drainWaiter?.();
     this.shared.onEnd(this, reason);

@@ -6,6 +6,7 @@ import { Coalesced } from "../coalesced.ts";
 import { BarFeed, type BarEntry } from "./bar-feed.ts";
 import type { GapStream } from "./gap-stream.ts";
 import { replayFromJetStream } from "./jetstream-replay.ts";
+import { PredictionFeed } from "./prediction-feed.ts";
 import { parseStoredBar } from "./stored-bar.ts";
 
 export interface HubDeps {
@@ -23,10 +24,12 @@ export interface HubDeps {
 
 /**
  * Everything gap streams share in one process: a BarFeed per symbol, the open streams by session (so a stop seen
- * on the KV bucket closes them), one heartbeat timer for all streams, and the end-all at shutdown.
+ * on the KV bucket closes them), one heartbeat timer for all streams, and the end-all at shutdown; and a
+ * PredictionFeed per symbol for the streams that ask for predictions.
  */
 export class Hub {
   private readonly feeds = new Map<string, BarFeed>();
+  private readonly predictionFeeds = new Map<string, PredictionFeed>();
   /** Open streams by session: the stream itself while it is the session's only one (the usual case), else a set. */
   private readonly streams = new Map<string, GapStream | Set<GapStream>>();
   private readonly replays = new Map<string, (afterTs: number) => AsyncGenerator<BarEntry>>();
@@ -62,12 +65,26 @@ export class Hub {
       });
       hub.feeds.set(symbol, feed);
       await feed.start();
+      const predictions = new PredictionFeed({
+        js: hub.js,
+        jsm: hub.jsm,
+        stream: deps.names.streams.mlEvents,
+        subject: deps.names.subjects.predictions(symbol),
+        symbol,
+        log: deps.log.child({ symbol }),
+      });
+      hub.predictionFeeds.set(symbol, predictions);
+      await predictions.start();
     }
     return hub;
   }
 
   feed(symbol: string): BarFeed | undefined {
     return this.feeds.get(symbol);
+  }
+
+  predictions(symbol: string): PredictionFeed | undefined {
+    return this.predictionFeeds.get(symbol);
   }
 
   /** True once every feed has caught up with its subject. */
@@ -162,6 +179,6 @@ export class Hub {
   async close(): Promise<void> {
     clearInterval(this.heartbeat);
     this.endAll("shutdown");
-    await Promise.all([...this.feeds.values()].map((feed) => feed.close()));
+    await Promise.all([...this.feeds.values(), ...this.predictionFeeds.values()].map((feed) => feed.close()));
   }
 }

@@ -1,4 +1,4 @@
-import type { ClosedBar, FormingBar, SseEndData, SseLiveData } from "@gapfill/contracts";
+import type { ClosedBar, FormingBar, SseEndData, SseLiveData, SsePredictionData } from "@gapfill/contracts";
 
 /**
  * The gap stream's wire format (text/event-stream). Each function returns one complete event, so events can be
@@ -14,6 +14,11 @@ export function partialEvent(bar: FormingBar): string {
 
 export function liveEvent(data: SseLiveData): string {
   return `event: live\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+/** No `id:`: a prediction never moves the resume point, which stays the last bar's ts. */
+export function predictionEvent(prediction: SsePredictionData): string {
+  return `event: prediction\ndata: ${JSON.stringify(prediction)}\n\n`;
 }
 
 export function endEvent(data: SseEndData): string {
