@@ -14,6 +14,7 @@ export * from "./timing.ts";
 export * from "./tcp-proxy.ts";
 export * from "./stream-bars.ts";
 export * from "./stream-predictions.ts";
+export * from "./sse-client.ts";
 export * from "./log.ts";
 export * from "./nats-server.ts";
 export * from "./ports.ts";

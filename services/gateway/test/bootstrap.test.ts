@@ -1,9 +1,8 @@
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BAR_MS, lastClosedBarTs, type BootstrapPage, type ClosedBar, type SessionStartResponse } from "@gapfill/contracts";
-import { TEST_SERIES_START, testBars, waitFor } from "@gapfill/testkit";
+import { RawSseClient, TEST_SERIES_START, testBars, waitFor } from "@gapfill/testkit";
 import { createGatewayTestEnv, startGateway, SYMBOL, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
-import { RawSseClient } from "./support/sse.ts";
 import { LOCAL_SECRET, localToken, startSession } from "./support/session.ts";
 
 let env: GatewayTestEnv;

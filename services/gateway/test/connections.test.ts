@@ -1,9 +1,8 @@
 import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitFor } from "@gapfill/testkit";
+import { RawSseClient, waitFor } from "@gapfill/testkit";
 import { createGatewayTestEnv, startGateway, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
 import { metricValue } from "./support/metrics.ts";
-import { RawSseClient } from "./support/sse.ts";
 import { LOCAL_SECRET, localToken, startSession } from "./support/session.ts";
 
 /** A raw TCP client: what it sent is up to the test, what came back and whether the server closed are recorded. */

@@ -17,6 +17,7 @@ import {
   dropTestSchema,
   type PrivateNatsServer,
   provisionTestTopology,
+  RawSseClient,
   startPrivateNatsServer,
   TEST_DATABASE_URL,
   testBars,
@@ -26,7 +27,6 @@ import {
 import { buildApp } from "../src/index.ts";
 import type { FastifyInstance } from "fastify";
 import type { AddressInfo } from "node:net";
-import { RawSseClient } from "./support/sse.ts";
 import { LOCAL_SECRET, localToken, startSession } from "./support/session.ts";
 
 const SYMBOL = "BTCUSDT";

@@ -9,9 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventSource } from "eventsource";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { BAR_MS, lastClosedBarTs, predictionMsgId, type ClosedBar, type PredictionEvent } from "@gapfill/contracts";
-import { testBars, waitFor } from "@gapfill/testkit";
+import { RawSseClient, testBars, waitFor } from "@gapfill/testkit";
 import { createGatewayTestEnv, startGateway, SYMBOL, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
-import { RawSseClient } from "./support/sse.ts";
 import { LOCAL_SECRET, localToken, startSession } from "./support/session.ts";
 
 const OTHER = "ETHUSDT";

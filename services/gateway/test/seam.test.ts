@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { BAR_MS, lastClosedBarTs, type BootstrapPage, type ClosedBar } from "@gapfill/contracts";
-import { testBars, waitFor } from "@gapfill/testkit";
+import { RawSseClient, testBars, waitFor } from "@gapfill/testkit";
 import { contiguousSeam, SEAM_PROBE_BARS } from "../src/seam.ts";
 import { createGatewayTestEnv, startGateway, SYMBOL, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
-import { RawSseClient } from "./support/sse.ts";
 import { LOCAL_SECRET, localToken, startSession } from "./support/session.ts";
 
 const T0 = 1_700_000_100_000 - (1_700_000_100_000 % BAR_MS);

@@ -5,10 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventSource } from "eventsource";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { BAR_MS, lastClosedBarTs, type ClosedBar, type FormingBar } from "@gapfill/contracts";
-import { seededWords, testBars, waitFor } from "@gapfill/testkit";
+import { RawSseClient, seededWords, testBars, waitFor } from "@gapfill/testkit";
 import { createGatewayTestEnv, startGateway, SYMBOL, type GatewayTestEnv, type RunningGateway } from "./support/env.ts";
 import { metricValue } from "./support/metrics.ts";
-import { RawSseClient } from "./support/sse.ts";
 import { LOCAL_SECRET, localToken, startSession, stopSession } from "./support/session.ts";
 
 const OTHER = "ETHUSDT";
