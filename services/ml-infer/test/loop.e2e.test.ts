@@ -1,8 +1,10 @@
 /**
  * The whole ML loop on real processes, each started from its `src/main.ts` as `npm start` runs it: the Binance
- * simulator → ingestor → recorder + embedder → scheduler → ml-runner → ml-infer, with short intervals. Predictions on
- * the subjects, in ml_predictions and in ml-infer's log agree; a second model published mid-run is loaded without a
- * restart; a model file whose bytes are not the ones latest.json names is refused while the model in use serves on.
+ * simulator → ingestor → recorder + embedder → scheduler → ml-runner → ml-infer → gateway, with short intervals.
+ * Predictions on the subjects, in ml_predictions, in ml-infer's log and as the gateway's SSE `prediction` events agree;
+ * a stream gets the newest prediction when it starts, and bar ids and Last-Event-ID resumes are those of a stream
+ * without predictions; a second model published mid-run is loaded without a restart; a model file whose bytes are
+ * not the ones latest.json names is refused while the model in use serves on.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,8 +18,10 @@ import {
   storeConfigSchema,
   tickMsgId,
   tickWindowStart,
+  type ClosedBar,
   type ModelManifest,
   type PredictionEvent,
+  type SessionStartResponse,
   type TickEvent,
 } from "@gapfill/contracts";
 import { createLogger, loadConfig, openObjectStore, openStore, REPO_ROOT, type NatsConnection, type ObjectStore, type Store } from "@gapfill/kit";
@@ -29,6 +33,7 @@ import {
   freePort,
   killServiceProcess,
   provisionTestTopology,
+  RawSseClient,
   readStreamPredictions,
   startServiceProcess,
   TEST_DATABASE_URL,
@@ -41,6 +46,8 @@ import { referenceScores } from "./support.ts";
 
 const SYMBOL = "BTCUSDT";
 const MAX_PER_TICK = 100;
+/** The gateway's local-mode secret: the test asks it for a token (POST /dev/token), nothing is written to DATA_DIR. */
+const LOCAL_JWT_SECRET = "loop-e2e-local-secret-0123456789abcdef";
 const ns = uniqueNamespace();
 const main = (service: string) => join(REPO_ROOT, "services", service, "src", "main.ts");
 const processes: ServiceProcess[] = [];
@@ -91,6 +98,30 @@ const latest = async (): Promise<ModelManifest> => modelManifestSchema.parse(JSO
 const loggedPredictions = (p: ServiceProcess) =>
   p.logs.filter((line) => line.msg === "prediction").map(({ symbol, ts, prob_up, model_version, scored_at }) => ({ symbol, ts, prob_up, model_version, scored_at }) as PredictionEvent);
 const key = (p: { symbol: string; ts: number; model_version: string }) => `${p.symbol}:${p.ts}:${p.model_version}`;
+const ssePredictions = (client: RawSseClient) => client.named("prediction").map((e) => JSON.parse(e.data) as PredictionEvent);
+const sseBars = (client: RawSseClient) => client.named("bar").map((e) => JSON.parse(e.data) as ClosedBar);
+
+/** A session of the gateway at `url` (a local-mode token of its own) and its gap stream with predictions=1. */
+async function openPredictionStream(url: string, headers: Record<string, string> = {}): Promise<RawSseClient> {
+  const { access_token } = (await (await fetch(`${url}/dev/token`, { method: "POST" })).json()) as { access_token: string };
+  const started = await fetch(`${url}/session/start`, { method: "POST", headers: { authorization: `Bearer ${access_token}` } });
+  expect(started.status).toBe(201);
+  const session = (await started.json()) as SessionStartResponse;
+  const client = await RawSseClient.open(`${session.stream_url}&predictions=1`, headers);
+  expect(client.status).toBe(200);
+  return client;
+}
+
+/** Bars one after the other, each with its ts as the event id. */
+function expectContiguousBars(client: RawSseClient): void {
+  const events = client.named("bar");
+  expect(events.length).toBeGreaterThan(0);
+  events.forEach((event, i) => {
+    const bar = JSON.parse(event.data) as ClosedBar;
+    expect(event.id, `id of bar ${bar.ts}`).toBe(String(bar.ts));
+    if (i > 0) expect(bar.ts - Number(events[i - 1]!.id)).toBe(BAR_MS);
+  });
+}
 
 /** A sample's value from a Prometheus text page, or undefined. */
 function sample(page: string, name: string, labels: Record<string, string>): number | undefined {
@@ -102,18 +133,29 @@ function sample(page: string, name: string, labels: Record<string, string>): num
 
 it("goes from simulated trades to predictions, hot-loads a second model and refuses a tampered one", { timeout: 300_000 }, async () => {
   const simPort = await freePort();
-  const sim = start("binance-sim", { SIM_PORT: String(simPort), SIM_HISTORY_HOURS: "1.5", SIM_SEED: "7" });
+  const sim = start("binance-sim", { SIM_PORT: String(simPort), SIM_HISTORY_HOURS: "2.5", SIM_SEED: "7" });
   await sim.logged("binance-sim ready", {}, 60_000);
   const env = { INGESTOR_METRICS_PORT: "0", RECORDER_METRICS_PORT: "0", EMBEDDER_METRICS_PORT: "0", SCHEDULER_METRICS_PORT: "0", ML_RUNNER_METRICS_PORT: "0" };
   start("recorder", env);
-  // One embedding per bar from 60-bar windows: an hour of backfill gives a few hundred rows in seconds.
+  // One embedding per bar from 60-bar windows: two hours of backfill give several hundred rows in seconds. Two, not
+  // one: the first retrain exports the two hours before the current hour began, which must hold ML_MIN_ROWS labelled
+  // rows however late in the hour the test runs (with one hour, none after about half past).
   start("embedder", { ...env, EMBED_WINDOW_BARS: "60", EMBED_EVERY_BARS: "1" });
-  start("ingestor", { ...env, BINANCE_REST_URL: `http://127.0.0.1:${simPort}`, BINANCE_WS_URL: `ws://127.0.0.1:${simPort}`, INGEST_BACKFILL_HOURS: "1" });
+  start("ingestor", { ...env, BINANCE_REST_URL: `http://127.0.0.1:${simPort}`, BINANCE_WS_URL: `ws://127.0.0.1:${simPort}`, INGEST_BACKFILL_HOURS: "2" });
   await waitFor(async () => (await store.newestEmbeddings(SYMBOL, { limit: 200 })).length >= 150, {
     what: "the embeddings of the backfill",
     timeoutMs: 120_000,
     intervalMs: 500,
   });
+
+  // The gateway, and a gap stream that asks for predictions before there is any: it must get every one published.
+  const gatewayPort = await freePort();
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  start("gateway", { PORT: String(gatewayPort), HOST: "127.0.0.1", GATEWAY_METRICS_PORT: "0", LOCAL_JWT_SECRET });
+  await waitFor(async () => (await fetch(`${gatewayUrl}/readyz`).catch(() => null))?.status === 200, { what: "the gateway", timeoutMs: 60_000 });
+  const watcher = await openPredictionStream(gatewayUrl);
+  await waitFor(() => watcher.named("live").length === 1, { what: "the watching stream live", timeoutMs: 30_000 });
+  expect(watcher.named("prediction")).toEqual([]);
 
   // A retrain tick at start (for the current hour) and an infer tick every 5 s.
   start("scheduler", { ...env, ML_INTERVAL_SECONDS: "3600", INFER_INTERVAL_SECONDS: "5" });
@@ -131,6 +173,27 @@ it("goes from simulated trades to predictions, hot-loads a second model and refu
   await infer.logged(`model ${v1} loaded`, {}, 60_000);
   // Predictions of v1: the newest MAX_PER_TICK embeddings at once, then each new one at the next tick.
   await waitFor(async () => (await store.newestPrediction(SYMBOL, v1)) !== null, { what: `predictions of ${v1}`, timeoutMs: 30_000 });
+
+  // A stream cut right after a prediction resumes after its last bar, as if there had been no prediction.
+  const cut = await openPredictionStream(gatewayUrl);
+  await waitFor(() => cut.named("live").length === 1 && cut.named("bar").length > 0 && cut.events.at(-1)!.event === "prediction", {
+    what: "a prediction as the newest event of a live stream",
+    timeoutMs: 60_000,
+    intervalMs: 20,
+  });
+  cut.close();
+  // Connected when predictions of v1 existed: its first event was the newest one then (from the subject's head).
+  expect(cut.events[0]!.event).toBe("prediction");
+  const lastBarId = cut.named("bar").at(-1)!.id!;
+  const resumed = await openPredictionStream(gatewayUrl, { "last-event-id": lastBarId });
+  await waitFor(() => resumed.named("bar").length > 0, { what: "a bar after the resume point", timeoutMs: 60_000 });
+  expect(resumed.events[0]!.event).toBe("prediction");
+  expect(sseBars(resumed)[0]!.ts).toBe(Number(lastBarId) + BAR_MS);
+  resumed.close();
+  for (const client of [cut, resumed]) {
+    expectContiguousBars(client);
+    for (const event of client.named("prediction")) expect(event.id).toBeUndefined();
+  }
 
   // A second model, mid-run: a retrain tick for another window, as an operator would publish it.
   let windowStart = tickWindowStart(Date.now(), 15);
@@ -183,6 +246,21 @@ it("goes from simulated trades to predictions, hot-loads a second model and refu
   expect([...stored.keys()].sort()).toEqual(published.map(key).sort());
   for (const prediction of published) expect(stored.get(key(prediction)), key(prediction)).toBe(prediction.prob_up);
   expect(new Set(published.map((p) => p.model_version))).toEqual(new Set([v1, v2]));
+
+  // The stream open since before the first prediction got each one, in order, with the same bars as without them.
+  await waitFor(() => watcher.named("prediction").length >= published.length, { what: "every prediction on the watching stream", timeoutMs: 30_000 });
+  expect(ssePredictions(watcher)).toEqual(published);
+  for (const event of watcher.named("prediction")) expect(event.id).toBeUndefined();
+  expectContiguousBars(watcher);
+  // A stream started now gets the newest prediction first: the last published, the table's newest.
+  const late = await openPredictionStream(gatewayUrl);
+  await waitFor(() => late.named("live").length === 1, { what: "the late stream live", timeoutMs: 30_000 });
+  expect(late.events[0]!.event).toBe("prediction");
+  const first = ssePredictions(late)[0]!;
+  expect(first).toEqual(published.at(-1));
+  expect(await store.newestPrediction(SYMBOL)).toEqual({ symbol: SYMBOL, ts: first.ts, model_version: first.model_version, prob_up: first.prob_up });
+  watcher.close();
+  late.close();
 
   // And they are what each model file, as published, gives for the stored embeddings.
   const embeddings = new Map((await store.newestEmbeddings(SYMBOL, { limit: 10_000 })).map((row) => [row.ts, row]));
