@@ -117,13 +117,9 @@ window.gapfill = {
   /** The predictions held (the latest received per bar ts), oldest first, and the one the header shows. */
   predictions: sortedPredictions,
   newestPrediction: () => predictions.get(newestPredictionTs) ?? null,
-  drawn: () => ({
-    panes: chart.panes().length,
-    candles: candleSeries.data().length,
-    volume: volumeSeries.data().length,
-    takerBuy: takerBuySeries.data().length,
-    predictions: predictionSeries.data().length,
-  }),
+  /** What a series was handed to draw (`candles`, `volume`, `takerBuy`, `predictions`), and the panes drawn. */
+  seriesData: (name) => ({ candles: candleSeries, volume: volumeSeries, takerBuy: takerBuySeries, predictions: predictionSeries })[name].data(),
+  panes: () => chart.panes().length,
   paintedPixels,
   colors: COLORS,
 };
