@@ -8,7 +8,9 @@ import {
   gatewayConfigSchema,
   lastClosedBarTs,
   natsNames,
+  predictionMsgId,
   type ClosedBar,
+  type PredictionEvent,
   type SessionRecord,
 } from "@gapfill/contracts";
 import { type BarStore, connectNats, createLogger, loadConfig, openStore } from "@gapfill/kit";
@@ -41,19 +43,26 @@ let store: BarStore;
 let app: FastifyInstance;
 let url: string;
 
-/** Publishes, retrying while the server is away: the test's stand-in for the ingestor, which never gives up. */
-async function publish(list: readonly ClosedBar[]): Promise<void> {
+/** Publishes, retrying while the server is away: the test's stand-in for the ingestor and ml-infer, which never give up. */
+async function publishRetrying(subject: string, payload: object, msgID: string): Promise<void> {
   const js = jetstream(publisherNc);
-  const subject = natsNames(ns).subjects.bars(SYMBOL);
-  for (const bar of list) {
-    await waitFor(
-      async () => {
-        await js.publish(subject, JSON.stringify(bar), { msgID: barMsgId(SYMBOL, bar.ts), timeout: 1000 });
-        return true;
-      },
-      { what: `publishing bar ${bar.ts}`, timeoutMs: 30_000, intervalMs: 100 },
-    );
-  }
+  await waitFor(
+    async () => {
+      await js.publish(subject, JSON.stringify(payload), { msgID, timeout: 1000 });
+      return true;
+    },
+    { what: `publishing ${msgID}`, timeoutMs: 30_000, intervalMs: 100 },
+  );
+}
+
+async function publish(list: readonly ClosedBar[]): Promise<void> {
+  for (const bar of list) await publishRetrying(natsNames(ns).subjects.bars(SYMBOL), bar, barMsgId(SYMBOL, bar.ts));
+}
+
+async function publishPrediction(bar: ClosedBar, probUp: number): Promise<PredictionEvent> {
+  const prediction = { symbol: SYMBOL, ts: bar.ts, prob_up: probUp, model_version: "v1", scored_at: new Date().toISOString() };
+  await publishRetrying(natsNames(ns).subjects.predictions(SYMBOL), prediction, predictionMsgId(SYMBOL, bar.ts, "v1"));
+  return prediction;
 }
 
 beforeAll(async () => {
@@ -89,20 +98,26 @@ afterAll(async () => {
 });
 
 describe("NATS server crash and restart", () => {
-  it("keeps open streams going with every bar once, and sessions (start, stop, watch) working", async () => {
+  it("keeps open streams going with every bar and prediction once, and sessions (start, stop, watch) working", async () => {
     const token = await localToken("restart");
     const session = await startSession(url, token);
-    const client = await RawSseClient.open(session.stream_url);
+    const client = await RawSseClient.open(`${session.stream_url}&predictions=1`);
     await waitFor(() => client.named("live").length === 1, { what: "live marker" });
     await publish(bars.slice(50, 60));
-    await waitFor(() => client.barTimes().at(-1) === bars[59]!.ts, { what: "bars before the crash" });
+    const predictions = [await publishPrediction(bars[55]!, 0.25)];
+    await waitFor(() => client.barTimes().at(-1) === bars[59]!.ts && client.named("prediction").length === 1, { what: "bars and a prediction before the crash" });
 
     await server.stop("SIGKILL");
     await server.restart();
     await publish(bars.slice(60, 80));
-    await waitFor(() => client.barTimes().at(-1) === bars[79]!.ts, { what: "bars after the restart", timeoutMs: 30_000 });
+    predictions.push(await publishPrediction(bars[75]!, 0.75));
+    await waitFor(() => client.barTimes().at(-1) === bars[79]!.ts && client.named("prediction").length === 2, {
+      what: "bars and a prediction after the restart",
+      timeoutMs: 30_000,
+    });
     expect(client.closed).toBe(false);
     expect(client.barTimes()).toEqual(bars.slice(20, 80).map((b) => b.ts));
+    expect(client.named("prediction").map((e) => JSON.parse(e.data) as PredictionEvent)).toEqual(predictions);
 
     // The session bucket and its watch survived too: a new session starts, and a stop closes its stream.
     const after = await startSession(url, token);
