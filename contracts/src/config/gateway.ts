@@ -81,7 +81,7 @@ export const gatewayConfigSchema = z
     REQUEST_TIMEOUT_SECONDS: envInt(10, 1, 600),
     /**
      * Open connections one gateway process accepts; more are answered 503 and closed. About 10,000 gap streams are
-     * what one process was measured serving (docs/benchmarks-gateway.md).
+     * what one process was measured serving (docs/benchmarks.md).
      */
     MAX_CONNECTIONS: envInt(10_000, 1, 1_000_000),
     /**
