@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "@gapfill/testkit";
 import { getJson } from "./support.ts";
+import { TYPESCRIPT_NODE_ARGS } from "@gapfill/kit";
 
 const main = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 const env = (extra: Record<string, string>) => ({ ...process.env, LOG_FORMAT: "json", LOG_LEVEL: "info", SIM_PORT: "0", SIM_HISTORY_HOURS: "0.1", ...extra });
@@ -15,7 +16,7 @@ afterEach(() => {
 describe("npm run sim (src/main.ts)", () => {
   it("reads its config, serves Binance's API, and stops cleanly on SIGTERM", async () => {
     const lines: { msg?: string; restUrl?: string }[] = [];
-    child = spawn(process.execPath, ["--import", "tsx", main], { env: env({ SIM_NOW: "1700000000000", SIM_SPEED: "0" }), stdio: ["ignore", "pipe", "pipe"] });
+    child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, main], { env: env({ SIM_NOW: "1700000000000", SIM_SPEED: "0" }), stdio: ["ignore", "pipe", "pipe"] });
     let buffered = "";
     child.stdout!.on("data", (chunk: Buffer) => {
       buffered += chunk.toString();
@@ -32,7 +33,7 @@ describe("npm run sim (src/main.ts)", () => {
   });
 
   it("refuses to start on a bad variable, naming it", () => {
-    const run = spawnSync(process.execPath, ["--import", "tsx", main], { env: env({ SIM_SPEED: "fast" }), encoding: "utf8" });
+    const run = spawnSync(process.execPath, [...TYPESCRIPT_NODE_ARGS, main], { env: env({ SIM_SPEED: "fast" }), encoding: "utf8" });
     expect(run.status).toBe(78);
     expect(run.stderr).toContain("SIM_SPEED: expected a number from 0 to 10000");
   });

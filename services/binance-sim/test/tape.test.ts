@@ -6,6 +6,7 @@ import { aggTradeRow, scaledDecimal } from "../src/format.ts";
 import { marketSpec } from "../src/market.ts";
 import { Tape } from "../src/tape.ts";
 import { FIXED_NOW, HOUR_MS, sha256 } from "./support.ts";
+import { TYPESCRIPT_NODE_ARGS } from "@gapfill/kit";
 
 function tapeOf(hours: number, seed = 1, now = FIXED_NOW): Tape {
   const tape = new Tape({ spec: marketSpec("BTCUSDT"), seed, startMs: now - hours * HOUR_MS, expectedTrades: hours * 100_000 });
@@ -22,7 +23,7 @@ describe("tape: deterministic", () => {
   it("is byte-identical for the same seed and now, in this process and in another one", () => {
     expect(tapeHash(tapeOf(2), FIXED_NOW)).toBe(tapeHash(tapeOf(2), FIXED_NOW));
     const script = fileURLToPath(new URL("./tape-hash.fixture.ts", import.meta.url));
-    const child = spawnSync(process.execPath, ["--import", "tsx", script, "1", String(FIXED_NOW)], { encoding: "utf8" });
+    const child = spawnSync(process.execPath, [...TYPESCRIPT_NODE_ARGS, script, "1", String(FIXED_NOW)], { encoding: "utf8" });
     expect(child.stderr).toBe("");
     expect(child.stdout.trim()).toBe(tapeHash(day, FIXED_NOW));
   });

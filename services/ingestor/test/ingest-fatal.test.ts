@@ -4,6 +4,7 @@ import { afterEach, expect, it } from "vitest";
 import { TEST_NATS_URL } from "@gapfill/testkit";
 import { createWorld, SYMBOL, type IngestWorld } from "./support/harness.ts";
 import type { ProxyFaults } from "./support/recording-proxy.ts";
+import { TYPESCRIPT_NODE_ARGS } from "@gapfill/kit";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
@@ -21,7 +22,7 @@ async function worldBehindProxy(faults: ProxyFaults): Promise<{ world: IngestWor
 
 it("ends the process at start as a configuration error (exit 78) with Binance's answer when a symbol is unknown, warning of nothing else first", async () => {
   world = await createWorld({ historyHours: 0.1, speed: 1 });
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
+  const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, MAIN], {
     env: {
       ...process.env,
       NATS_URL: TEST_NATS_URL,

@@ -5,6 +5,7 @@ import { afterAll, expect, it } from "vitest";
 import { BAR_MS, barOpenTime, closedBarSchema } from "@gapfill/contracts";
 import { TEST_NATS_URL, waitFor } from "@gapfill/testkit";
 import { createWorld, expectSeriesMatchesTruth, SYMBOL, waitForBarAt, type IngestWorld } from "./support/harness.ts";
+import { TYPESCRIPT_NODE_ARGS } from "@gapfill/kit";
 
 const MAIN = fileURLToPath(new URL("../src/main.ts", import.meta.url));
 
@@ -18,7 +19,7 @@ afterAll(async () => {
 
 /** `src/main.ts` as its own process, the way it runs in production, against the simulator. */
 function startIngestorProcess(): ChildProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
+  const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, MAIN], {
     env: {
       ...process.env,
       NATS_URL: TEST_NATS_URL,

@@ -9,6 +9,7 @@ import { createLogger } from "../src/log.ts";
 import { deleteEmbeddedStore, EMBEDDED_DB_FILE, embeddedDbFile, MAX_PAGE_LIMIT, openEmbeddedStore, openStore } from "../src/store/index.ts";
 import { TEST_SERIES_START, testBars, waitFor } from "@gapfill/testkit";
 import { describeStoreContract } from "./store.contract.ts";
+import { TYPESCRIPT_NODE_ARGS } from "@gapfill/kit";
 
 const log = createLogger({ service: "store-test", level: "silent" });
 const dirs: string[] = [];
@@ -30,7 +31,7 @@ describeStoreContract("embedded", async () => {
 
 /** A peer process (store-embedded-peer.ts) with its output lines collected. */
 function startPeer(args: string[]): { child: ChildProcessWithoutNullStreams; lines: string[]; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "store-embedded-peer.ts"), ...args], {
+  const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, join(import.meta.dirname, "store-embedded-peer.ts"), ...args], {
     stdio: ["pipe", "pipe", "pipe"],
   });
   const lines: string[] = [];

@@ -5,6 +5,7 @@ import { BAR_MS, modelManifestSchema, runIdOf } from "@gapfill/contracts";
 import { TEST_SERIES_START } from "@gapfill/testkit";
 import { listModelVersions, showModelVersion } from "../src/index.ts";
 import { createRunnerWorld, seededMarket, type RunnerWorld } from "./support.ts";
+import { TYPESCRIPT_NODE_ARGS } from "@gapfill/kit";
 
 const CLI = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
 const BARS = 1200;
@@ -28,7 +29,7 @@ function modelCli(w: RunnerWorld, args: string[]): Promise<{ code: number; stdou
     LOG_FORMAT: "json",
   };
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", CLI, ...args], { env }, (error, stdout, stderr) =>
+    execFile(process.execPath, [...TYPESCRIPT_NODE_ARGS, CLI, ...args], { env }, (error, stdout, stderr) =>
       resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
     );
   });

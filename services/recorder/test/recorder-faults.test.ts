@@ -10,7 +10,7 @@ import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { natsNames } from "@gapfill/contracts";
-import { createLogger, openPostgresStore } from "@gapfill/kit";
+import { createLogger, openPostgresStore, TYPESCRIPT_NODE_ARGS } from "@gapfill/kit";
 import {
   connectTestNats,
   connectTestPostgres,
@@ -47,7 +47,7 @@ interface RecorderProcess {
 }
 
 function startRecorderProcess(env: Record<string, string>): RecorderProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, MAIN], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
   const logs: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   createInterface({ input: child.stdout }).on("line", (line) => {
