@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { closedBarSchema, type ClosedBar } from "./bar.ts";
+import { modelVersionSchema } from "./model.ts";
+import { predictionEventSchema } from "./prediction.ts";
 import { sessionIdSchema } from "./session.ts";
 import { symbolSchema } from "./symbol.ts";
 import { BAR_MS, isAlignedBarTs } from "./time.ts";
@@ -25,6 +27,13 @@ const flagParamSchema = z
   .enum(["0", "1", "true", "false"], { error: "must be 1 or 0" })
   .transform((v) => v === "1" || v === "true");
 
+/** A count in a query string (`limit=500`): at least 1; each route states its own maximum. */
+const countParamSchema = z
+  .string()
+  .regex(/^\d{1,7}$/, "must be a positive integer")
+  .transform(Number)
+  .refine((n) => n >= 1, "must be at least 1");
+
 /** Opaque bootstrap cursor: url-safe base64 payload, a dot, and its MAC. */
 export const cursorParamSchema = z.string().regex(/^[A-Za-z0-9_-]{1,400}\.[A-Za-z0-9_-]{22}$/, "must be a next_cursor returned by /bootstrap");
 
@@ -39,12 +48,7 @@ export const bootstrapQuerySchema = z
   .strictObject({
     session_id: sessionIdSchema.optional(),
     cursor: cursorParamSchema.optional(),
-    limit: z
-      .string()
-      .regex(/^\d{1,7}$/, "must be a positive integer")
-      .transform(Number)
-      .refine((n) => n >= 1, "must be at least 1")
-      .optional(),
+    limit: countParamSchema.optional(),
     /** Oldest bar open time to include (inclusive). */
     from_ts: barTsParamSchema.optional(),
     /** Newest bar open time to include (inclusive); with a session it defaults to the session's supabase_last_ts. */
@@ -117,6 +121,45 @@ export const gapStreamQuerySchema = z
   })
   .superRefine(checkTimeOrder);
 export type GapStreamQuery = z.infer<typeof gapStreamQuerySchema>;
+
+/**
+ * Most predictions one `GET /predictions` answer holds, and its default. As many as the default window has bar times,
+ * so that window always fits in one answer, even with an embedding (and so a prediction) at every bar.
+ */
+export const PREDICTIONS_LIMIT = 10_000;
+
+/**
+ * The default window of `GET /predictions`: this many bar times, ending with the newest prediction's. 10,000 bars
+ * (about 41.7 h) is what the chart page loads, two bootstrap pages of 5,000.
+ */
+export const PREDICTIONS_WINDOW_BARS = 10_000;
+
+export const predictionsQuerySchema = z.strictObject({
+  session_id: sessionIdSchema.optional(),
+  /** Defaults to the session's symbol, else the first served. */
+  symbol: symbolSchema.optional(),
+  /** The version whose predictions to list; defaults to the version of the symbol's newest prediction. */
+  model_version: modelVersionSchema.optional(),
+  /** Oldest prediction ts to include (inclusive); defaults to PREDICTIONS_WINDOW_BARS bars back from the newest. */
+  from_ts: barTsParamSchema.optional(),
+  limit: countParamSchema.refine((n) => n <= PREDICTIONS_LIMIT, `must be at most ${PREDICTIONS_LIMIT}`).optional(),
+});
+export type PredictionsQuery = z.infer<typeof predictionsQuerySchema>;
+
+/** One prediction of a `GET /predictions` answer; its symbol and model version are the answer's. */
+export const predictionPointSchema = predictionEventSchema.pick({ ts: true, prob_up: true });
+export type PredictionPoint = z.infer<typeof predictionPointSchema>;
+
+export const predictionsResponseSchema = z.strictObject({
+  symbol: symbolSchema,
+  /** The version every listed prediction is of; null when the symbol has no prediction yet. */
+  model_version: modelVersionSchema.nullable(),
+  /** Oldest first. */
+  predictions: z.array(predictionPointSchema),
+  /** When `limit` cut the list: the from_ts (with this model_version) of the next predictions; else null. */
+  next_from_ts: z.number().int().nonnegative().nullable(),
+});
+export type PredictionsResponse = z.infer<typeof predictionsResponseSchema>;
 
 /** `GET /symbols`: the symbols this gateway serves (`BINANCE_SYMBOL`); a session without one gets the first. */
 export const symbolsResponseSchema = z.strictObject({

@@ -30,6 +30,8 @@ export const sessionStartResponseSchema = z.strictObject({
   supabase_last_ts: epochMs.nullable(),
   stream_url: z.url(),
   bootstrap_url: z.url(),
+  /** The session's prediction history (`GET /predictions`). */
+  predictions_url: z.url(),
   expires_at: epochMs,
 });
 export type SessionStartResponse = z.infer<typeof sessionStartResponseSchema>;

@@ -14,9 +14,10 @@ export const gatewayConfigSchema = z
     /** Interface the HTTP API listens on. */
     HOST: z.string().trim().min(1).default("0.0.0.0"),
     /**
-     * Base of the absolute URLs handed to clients (`stream_url`, `bootstrap_url`), e.g. https://api.example.com.
-     * Unset: the scheme and Host of each request, if ALLOWED_HOSTS lists that host. Under NODE_ENV=production this
-     * or ALLOWED_HOSTS is required, so a forged Host header never ends up in a URL a client follows.
+     * Base of the absolute URLs handed to clients (`stream_url`, `bootstrap_url`, `predictions_url`), e.g.
+     * https://api.example.com. Unset: the scheme and Host of each request, if ALLOWED_HOSTS lists that host. Under
+     * NODE_ENV=production this or ALLOWED_HOSTS is required, so a forged Host header never ends up in a URL a client
+     * follows.
      */
     PUBLIC_BASE_URL: envUrl(["http", "https"]).optional(),
     /**
@@ -62,7 +63,7 @@ export const gatewayConfigSchema = z
     NODE_ENV: z.string().trim().optional(),
     /** Rate limit of `POST /session/start` and of `POST /session/stop`, each, per user (`sub`). */
     SESSION_START_PER_MINUTE: envInt(30, 1, 1_000_000),
-    /** Rate limit of `GET /bootstrap` per user (token or session owner). */
+    /** Rate limit of `GET /bootstrap` and of `GET /predictions`, each, per user (token or session owner). */
     BOOTSTRAP_PER_MINUTE: envInt(300, 1, 1_000_000),
     /** Rate limit of opening `GET /stream/gap` per user (the session's owner). */
     GAP_STREAM_PER_MINUTE: envInt(120, 1, 1_000_000),

@@ -1,6 +1,6 @@
-// The chart page: session → bootstrap pages → SSE gap stream → live bars and predictions, drawn with
-// lightweight-charts. Plain ES module served as-is (no build step); the chart library is served from node_modules at
-// /vendor/.
+// The chart page: session → bootstrap pages and prediction history → SSE gap stream → live bars and predictions,
+// drawn with lightweight-charts. Plain ES module served as-is (no build step); the chart library is served from
+// node_modules at /vendor/.
 import {
   CandlestickSeries,
   HistogramSeries,
@@ -12,6 +12,8 @@ import {
 const BAR_MS = 15_000;
 /** Bootstrap pages loaded at start: 2 × 5,000 bars ≈ 42 h of history. */
 const BOOTSTRAP_PAGES = 2;
+/** Parts of the prediction history followed at most; one holds 10,000, a prediction for every bar of the two pages. */
+const PREDICTION_HISTORY_PARTS = 10;
 /** Live but no new closed bar for this long past the expected one: show "lagging". */
 const LAGGING_AFTER_MS = BAR_MS + 10_000;
 const TOKEN_KEY = "gapfill.access_token";
@@ -27,9 +29,15 @@ const COLORS = {
 
 const closed = new Map();
 let forming = null;
-/** Predictions by bar ts, the latest received for each: a new model re-scores bars an older one scored. */
+/**
+ * The pane shows one model's line: `predictionVersion`'s predictions by bar ts. Those of the history lack `scored_at`,
+ * which only the stream's events carry.
+ */
+let predictionVersion = null;
 const predictions = new Map();
 let newestPredictionTs = null;
+/** Set when the history was just loaded for the stream about to open: its first open needs no other load. */
+let predictionHistoryFresh = false;
 let session = null;
 let stream = null;
 let opens = 0;
@@ -114,8 +122,9 @@ window.gapfill = {
   status,
   formingBar: () => forming,
   symbols: () => [...symbols],
-  /** The predictions held (the latest received per bar ts), oldest first, and the one the header shows. */
+  /** The predictions of the pane's model version, oldest first, and the one the header shows. */
   predictions: sortedPredictions,
+  predictionVersion: () => predictionVersion,
   newestPrediction: () => predictions.get(newestPredictionTs) ?? null,
   /** What a series was handed to draw (`candles`, `volume`, `takerBuy`, `predictions`), and the panes drawn. */
   seriesData: (name) => ({ candles: candleSeries, volume: volumeSeries, takerBuy: takerBuySeries, predictions: predictionSeries })[name].data(),
@@ -185,7 +194,9 @@ function render() {
   el("prediction").textContent = newest
     ? `${newest.prob_up.toFixed(2)} · model ${newest.model_version} · ${ago(now - (newest.ts + BAR_MS))}`
     : "–";
-  el("prediction").title = newest ? `made at the bar of ${time(newest.ts)} UTC, scored ${newest.scored_at}` : "";
+  // Only a prediction the stream delivered says when it was scored; one from the history does not.
+  const scored = newest?.scored_at ? `, scored ${newest.scored_at}` : "";
+  el("prediction").title = newest ? `made at the bar of ${time(newest.ts)} UTC${scored}` : "";
 }
 setInterval(render, 1000);
 
@@ -319,11 +330,60 @@ function onPartial(event) {
   draw(bar);
 }
 
-function onPrediction(event) {
-  const prediction = JSON.parse(event.data);
+/** The pane switches to another model's line: that model's predictions replace every point of the previous one. */
+function showPredictionsOf(modelVersion) {
+  if (modelVersion === predictionVersion) return;
+  predictionVersion = modelVersion;
+  predictions.clear();
+  newestPredictionTs = null;
+}
+
+function holdPrediction(prediction) {
   predictions.set(prediction.ts, prediction);
   if (newestPredictionTs === null || prediction.ts > newestPredictionTs) newestPredictionTs = prediction.ts;
+}
+
+/**
+ * A prediction of another model than the pane's comes from the model ml-infer uses now (whatever the order of the
+ * version names: a rollback promotes an older one): its line replaces the pane's. It is followed by that model's
+ * re-score of the recent bars, oldest first, which the line gathers as it comes; the store has none of it yet when the
+ * first one arrives (ml-infer publishes, then stores), so asking for its history then would find nothing.
+ */
+function onPrediction(event) {
+  const prediction = JSON.parse(event.data);
+  showPredictionsOf(prediction.model_version);
+  holdPrediction(prediction);
   schedulePredictionDraw();
+}
+
+/**
+ * Loads the prediction history from the oldest bar held: the pane's model's when it has one (to fill what a reconnect
+ * missed), else the newest model's. Kept only while the pane still shows that model; points held already stay (the
+ * stream's carry `scored_at`). A failure leaves the pane to the stream.
+ */
+async function loadPredictions(gen) {
+  const asked = predictionVersion;
+  const url = new URL(session.predictions_url);
+  if (asked !== null) url.searchParams.set("model_version", asked);
+  const oldest = sortedClosed()[0];
+  if (oldest) url.searchParams.set("from_ts", String(oldest.ts));
+  try {
+    for (let part = 0; part < PREDICTION_HISTORY_PARTS; part += 1) {
+      const body = await getJson(url);
+      if (gen !== generation || body.model_version === null) return;
+      if (predictionVersion !== null && predictionVersion !== body.model_version) return;
+      showPredictionsOf(body.model_version);
+      for (const { ts, prob_up } of body.predictions) {
+        if (!predictions.has(ts)) holdPrediction({ symbol: body.symbol, ts, prob_up, model_version: body.model_version });
+      }
+      schedulePredictionDraw();
+      if (body.next_from_ts === null) return;
+      url.searchParams.set("model_version", body.model_version);
+      url.searchParams.set("from_ts", String(body.next_from_ts));
+    }
+  } catch (error) {
+    if (gen === generation) say(`no prediction history: ${error.message}`);
+  }
 }
 
 /**
@@ -344,6 +404,9 @@ function openStream(gen, delayMs = 0) {
       failures = 0;
       opens += 1;
       if (opens > 1) status.reconnects += 1;
+      // A reopened stream sends the newest prediction only: what was published while it was away comes from the store.
+      if (!predictionHistoryFresh) void loadPredictions(gen);
+      predictionHistoryFresh = false;
       status.state = status.live ? "live" : "catching up";
       say("");
       scheduleRender();
@@ -386,6 +449,7 @@ function openStream(gen, delayMs = 0) {
 function clearChart() {
   closed.clear();
   forming = null;
+  predictionVersion = null;
   predictions.clear();
   newestPredictionTs = null;
   newestDrawnTs = -1;
@@ -403,6 +467,9 @@ async function restartSession(gen, delayMs = 0, { fromScratch = false } = {}) {
     adoptSession(started);
     if (fromScratch) clearChart();
     if (closed.size === 0 && !(await loadBootstrap(gen))) return;
+    await loadPredictions(gen);
+    if (gen !== generation) return;
+    predictionHistoryFresh = true;
     openStream(gen);
   } catch (error) {
     if (gen !== generation) return;

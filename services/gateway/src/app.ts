@@ -8,11 +8,11 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { natsNames, openApiUiEnabled, type GatewayConfig } from "@gapfill/contracts";
-import { createMetricsRegistry, type BarStore, type Logger, type Registry } from "@gapfill/kit";
+import { createMetricsRegistry, type Logger, type Registry } from "@gapfill/kit";
 import { actingSub, registerAccessHooks } from "./access.ts";
 import { authFromConfig } from "./auth-setup.ts";
 import { limitConnections } from "./connection-limits.ts";
-import { DEFAULT_TUNING, type GatewayContext, type GatewayTuning } from "./context.ts";
+import { DEFAULT_TUNING, type GatewayContext, type GatewayStore, type GatewayTuning } from "./context.ts";
 import { cursorKeyFrom } from "./cursor.ts";
 import { cursorSecret } from "./cursor-secret.ts";
 import { ApiError, registerErrorHandling, toErrorResponse } from "./errors.ts";
@@ -22,6 +22,7 @@ import { bootstrapRoutes } from "./routes/bootstrap.ts";
 import { devTokenRoutes } from "./routes/dev-token.ts";
 import { opsRoutes } from "./routes/ops.ts";
 import { pageRoutes } from "./routes/page.ts";
+import { predictionRoutes } from "./routes/predictions.ts";
 import { sessionRoutes } from "./routes/sessions.ts";
 import { streamRoutes } from "./routes/stream.ts";
 import { symbolRoutes } from "./routes/symbols.ts";
@@ -38,7 +39,7 @@ export interface GatewayDeps {
   /** Connected, with the streams and bucket provisioned (`npm run provision`). Owned by the caller. */
   nc: NatsConnection;
   /** Owned by the caller. */
-  store: BarStore;
+  store: GatewayStore;
   /** Where the gateway's metrics go (served on the metrics port by runService); a private one when omitted. */
   registry?: Registry;
   now?: () => number;
@@ -57,7 +58,8 @@ const CONNECTION_CHECK_INTERVAL_MS = 1_000;
 const MINUTE_MS = 60_000;
 
 /**
- * The gateway's Fastify app: sessions, bootstrap pages and SSE gap streams over one bar feed per symbol.
+ * The gateway's Fastify app: sessions, bootstrap pages, prediction history and SSE gap streams over one bar feed per
+ * symbol.
  * Resolves once the feeds are subscribed; `app.close()` ends every stream with `shutdown` and releases NATS
  * consumers (the connection and the store stay the caller's).
  */
@@ -190,6 +192,7 @@ export async function buildApp(deps: GatewayDeps): Promise<FastifyInstance> {
 
   sessionRoutes(app, ctx);
   bootstrapRoutes(app, ctx);
+  predictionRoutes(app, ctx);
   streamRoutes(app, ctx);
   symbolRoutes(app, ctx);
   opsRoutes(app, ctx, nc);

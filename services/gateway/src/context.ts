@@ -1,5 +1,5 @@
 import type { GatewayConfig } from "@gapfill/contracts";
-import type { BarStore, Logger } from "@gapfill/kit";
+import type { BarStore, Logger, PredictionStore } from "@gapfill/kit";
 import type { GatewayAuth } from "./auth-setup.ts";
 import type { GatewayMetrics } from "./metrics.ts";
 import type { BootstrapPages } from "./pages/bootstrap-pages.ts";
@@ -7,6 +7,9 @@ import type { SeamReader } from "./seam.ts";
 import type { SessionRegistry } from "./sessions.ts";
 import type { GapStreamLimits } from "./stream/gap-stream.ts";
 import type { Hub } from "./stream/hub.ts";
+
+/** What the gateway reads: bars, and the prediction history of `GET /predictions`. */
+export type GatewayStore = BarStore & Pick<PredictionStore, "newestPrediction" | "predictionsSince">;
 
 /** Knobs that are not environment settings: tests shorten them, production keeps the defaults. */
 export interface GatewayTuning extends Omit<GapStreamLimits, "maxLiveMs"> {
@@ -28,7 +31,7 @@ export const DEFAULT_TUNING: GatewayTuning = {
 export interface GatewayContext {
   config: GatewayConfig;
   log: Logger;
-  store: BarStore;
+  store: GatewayStore;
   sessions: SessionRegistry;
   hub: Hub;
   auth: GatewayAuth;

@@ -40,7 +40,9 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     }),
     storeReads: new Counter({
       name: "gateway_store_reads_total",
-      help: "Reads of price_15s: bootstrap pages (page) and seams (seam), each shared by the requests waiting for it",
+      help:
+        "Store reads: bootstrap pages (page) and seams (seam) of price_15s, each shared by the requests waiting for it, " +
+        "and ml_predictions reads of GET /predictions (predictions)",
       labelNames: ["query"],
       registers: [registry],
     }),

@@ -13,7 +13,7 @@ import {
   type PredictionEvent,
   type SessionRecord,
 } from "@gapfill/contracts";
-import { type BarStore, connectNats, createLogger, loadConfig, openStore } from "@gapfill/kit";
+import { connectNats, createLogger, loadConfig, openStore, type Store } from "@gapfill/kit";
 import {
   connectTestPostgres,
   dropTestSchema,
@@ -39,7 +39,7 @@ const bars = testBars(SYMBOL, START, 200, 13);
 let server: PrivateNatsServer;
 let gatewayNc: NatsConnection;
 let publisherNc: NatsConnection;
-let store: BarStore;
+let store: Store;
 let app: FastifyInstance;
 let url: string;
 

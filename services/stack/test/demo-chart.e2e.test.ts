@@ -4,7 +4,8 @@
  * Chromium. One stack and one page for every scenario, in this order: the bars the page holds are contiguous and
  * equal the simulator's ground truth; each is drawn with its volume and taker-buy volume; they stay so after the
  * gateway process is killed and restarted under the page, and after the session is stopped; the header shows the
- * newest prediction and the prediction pane is drawn; the symbol picker switches to the other symbol's candles and
+ * newest prediction and the prediction pane draws the model's line; a reloaded page loads that line from the
+ * prediction history before the stream opens; the symbol picker switches to the other symbol's candles and
  * predictions; ai_outputs holds the featurizer over price_15s, one row per 4 bars, also after the embedder is killed
  * with SIGKILL. Screenshots go to artifacts/.
  */
@@ -26,6 +27,7 @@ import {
   TICK_KINDS,
   type ClosedBar,
   type PredictionEvent,
+  type PredictionsResponse,
 } from "@gapfill/contracts";
 import { embeddingAt } from "@gapfill/embedder";
 import { createLogger, decodeTickMessage, loadConfig, MAX_PAGE_LIMIT, openEmbeddedStore, REPO_ROOT } from "@gapfill/kit";
@@ -79,13 +81,17 @@ interface PageStatus {
   state: string;
 }
 
+/** A prediction on the page: one from the history has no `scored_at` (only the stream's events say it). */
+type PagePrediction = Omit<PredictionEvent, "scored_at"> & { scored_at?: string };
+
 /** The page's `window.gapfill` (services/gateway/public/app.js). */
 interface PageHooks {
   closedBars(): ClosedBar[];
   status: PageStatus;
   symbols(): string[];
-  predictions(): PredictionEvent[];
-  newestPrediction(): PredictionEvent | null;
+  predictions(): PagePrediction[];
+  predictionVersion(): string | null;
+  newestPrediction(): PagePrediction | null;
   seriesData(name: "candles" | "volume" | "takerBuy" | "predictions"): { time: number; value: number }[];
   panes(): number;
   paintedPixels(pane: number, color: string): number;
@@ -195,11 +201,17 @@ async function lastPublishedPrediction(symbol: string): Promise<PredictionEvent 
   return last ? predictionEventSchema.parse(last.json()) : null;
 }
 
+/** Every prediction published in the demo's ML events stream, by symbol, ts and model version. */
+async function publishedPredictions(): Promise<Map<string, PredictionEvent>> {
+  return new Map((await readStreamPredictions(nc, demo)).map((p) => [`${p.symbol}:${p.ts}:${p.model_version}`, p]));
+}
+
 /**
  * Waits until the page's newest prediction is the last one published for its symbol and the header shows it, then
- * checks that the pane draws every prediction the page holds, each one as published.
+ * checks that the pane draws the line of that prediction's model: more than one point (the model has scored the
+ * recent bars), every one as published.
  */
-async function expectNewestPredictionShown(symbol: string): Promise<PredictionEvent> {
+async function expectNewestPredictionShown(symbol: string): Promise<PagePrediction> {
   const shown = await waitFor(
     async () => {
       const onPage = {
@@ -222,6 +234,7 @@ async function expectNewestPredictionShown(symbol: string): Promise<PredictionEv
         const g = (globalThis as unknown as WithHooks).gapfill;
         return {
           held: g.predictions(),
+          version: g.predictionVersion(),
           drawn: g.seriesData("predictions").map((point) => [point.time, point.value]),
           panes: g.panes(),
           pixels: g.paintedPixels(1, g.colors.prediction),
@@ -234,8 +247,11 @@ async function expectNewestPredictionShown(symbol: string): Promise<PredictionEv
     { timeoutMs: 10_000, what: "the prediction pane drawn" },
   );
   expect(pane.panes).toBe(2);
-  const published = new Map((await readStreamPredictions(nc, demo)).map((p) => [`${p.symbol}:${p.ts}:${p.model_version}`, p]));
-  for (const held of pane.held) expect(published.get(`${held.symbol}:${held.ts}:${held.model_version}`), `held ${held.ts}`).toEqual(held);
+  expect(pane.held.length).toBeGreaterThan(1);
+  expect(pane.version).toBe(shown.newest!.model_version);
+  expect(new Set(pane.held.map((p) => p.model_version))).toEqual(new Set([pane.version]));
+  const published = await publishedPredictions();
+  for (const held of pane.held) expect(published.get(`${held.symbol}:${held.ts}:${held.model_version}`), `held ${held.ts}`).toMatchObject(held);
   expect(new Set(pane.held.map((p) => p.symbol))).toEqual(new Set([symbol]));
   return shown.newest!;
 }
@@ -327,6 +343,43 @@ it("shows the newest prediction in the header and draws the predictions in their
   await expectNewestPredictionShown(SYMBOL);
   await page.screenshot({ path: join(ARTIFACTS, "chart-predictions.png") });
 }, 300_000);
+
+it("loads the model's prediction history as it starts: a reloaded page holds the line before the next prediction", async () => {
+  const loaded = await waitFor(
+    async () => {
+      const answered = page.waitForResponse((response) => new URL(response.url()).pathname === "/predictions");
+      await page.reload({ waitUntil: "domcontentloaded" });
+      const response = await answered;
+      expect(response.status()).toBe(200);
+      const history = (await response.json()) as PredictionsResponse;
+      await waitFor(async () => (await pageStatus()).live, { timeoutMs: 60_000, what: "the reloaded page live" });
+      const pane = await page.evaluate(() => {
+        const g = (globalThis as unknown as WithHooks).gapfill;
+        return { version: g.predictionVersion(), held: g.predictions(), oldestBarTs: g.closedBars()[0]!.ts };
+      });
+      // A new model's first prediction between the two replaced the line with its own (retrains come every 30 s).
+      return pane.version === history.model_version && { history, pane };
+    },
+    { timeoutMs: 120_000, intervalMs: 1000, what: "a reload without a new model in between" },
+  );
+  const { history, pane } = loaded;
+  expect(history.symbol).toBe(SYMBOL);
+  expect(history.predictions.length).toBeGreaterThan(1);
+  // The stream sends one prediction as it opens; every point of the history is on the pane, with its value.
+  const held = new Map(pane.held.map((p) => [p.ts, p.prob_up]));
+  for (const point of history.predictions) expect(held.get(point.ts), `point ${point.ts}`).toBe(point.prob_up);
+  // The history: from the oldest bar the page holds, oldest first, one model's, each as ml-infer published it, and
+  // none of that model's missing up to its newest (ml-infer stores a pass after publishing it: a newer one may be
+  // published and not yet stored).
+  const ts = history.predictions.map((p) => p.ts);
+  expect(ts.slice(1).every((t, i) => t > ts[i]!)).toBe(true);
+  expect(ts[0]).toBeGreaterThanOrEqual(pane.oldestBarTs);
+  const published = [...(await publishedPredictions()).values()].filter(
+    (p) => p.symbol === SYMBOL && p.model_version === history.model_version && p.ts >= pane.oldestBarTs && p.ts <= ts.at(-1)!,
+  );
+  expect(history.predictions).toEqual(published.sort((a, b) => a.ts - b.ts).map(({ ts, prob_up }) => ({ ts, prob_up })));
+  await page.screenshot({ path: join(ARTIFACTS, "chart-prediction-history.png") });
+}, 180_000);
 
 it("switches to the other symbol with the picker: its candles, contiguous and exact, and its predictions", async () => {
   expect(await page.evaluate(() => (globalThis as unknown as WithHooks).gapfill.symbols())).toEqual([SYMBOL, OTHER]);

@@ -75,6 +75,7 @@ export function sessionRoutes(app: FastifyInstance, ctx: GatewayContext): void {
         supabase_last_ts: record.supabase_last_ts,
         stream_url: `${base}/stream/gap?${query}`,
         bootstrap_url: `${base}/bootstrap?${query}`,
+        predictions_url: `${base}/predictions?${query}`,
         expires_at: record.expires_at,
       };
       return reply.code(201).send(body);

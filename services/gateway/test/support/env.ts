@@ -4,13 +4,13 @@ import type { Sql } from "postgres";
 import { barMsgId, gatewayConfigSchema, natsNames, type ClosedBar, type GatewayConfig, type NatsNames } from "@gapfill/contracts";
 import {
   type BarPageQuery,
-  type BarStore,
   createLogger,
   createMetricsRegistry,
   loadConfig,
   type Logger,
   openStore,
   type Registry,
+  type Store,
 } from "@gapfill/kit";
 import {
   connectTestNats,
@@ -24,20 +24,20 @@ import {
 } from "@gapfill/testkit";
 import type { FastifyInstance } from "fastify";
 import type { AddressInfo } from "node:net";
-import { buildApp, type GatewayTuning } from "../../src/index.ts";
+import { buildApp, type GatewayStore, type GatewayTuning } from "../../src/index.ts";
 
 export const SYMBOL = "BTCUSDT";
 
 /**
  * One test file's isolated world on the real servers: a NATS namespace (streams, KV bucket) and a Postgres
- * schema holding price_15s, both removed by `cleanup()`.
+ * schema holding price_15s and ml_predictions, both removed by `cleanup()`.
  */
 export interface GatewayTestEnv {
   ns: string;
   nc: NatsConnection;
   js: JetStreamClient;
   names: NatsNames;
-  store: BarStore;
+  store: Store;
   sql: Sql;
   log: Logger;
   /** The validated gateway config for this namespace and schema, with `env` on top. */
@@ -118,7 +118,7 @@ export async function startGateway(
     now?: () => number;
     log?: Logger;
     /** The env's store, or a wrapper around it (e.g. one that counts reads). */
-    store?: BarStore;
+    store?: GatewayStore;
     /** Called before the app is ready, e.g. to add a hook that holds requests at a chosen point. */
     configure?: (app: FastifyInstance) => void;
   } = {},
@@ -137,7 +137,7 @@ export async function startGateway(
 }
 
 /** The store, with every pageNewestFirst call's query appended to `reads` (the gateway reads nothing else per page). */
-export function countingReads(store: BarStore, reads: BarPageQuery[]): BarStore {
+export function countingReads(store: GatewayStore, reads: BarPageQuery[]): GatewayStore {
   return {
     kind: store.kind,
     lastBarTs: (symbol) => store.lastBarTs(symbol),
@@ -146,6 +146,8 @@ export function countingReads(store: BarStore, reads: BarPageQuery[]): BarStore 
       return store.pageNewestFirst(symbol, query);
     },
     upsertBars: (bars) => store.upsertBars(bars),
+    newestPrediction: (symbol, modelVersion) => store.newestPrediction(symbol, modelVersion),
+    predictionsSince: (symbol, query) => store.predictionsSince(symbol, query),
     ping: () => store.ping(),
     close: () => store.close(),
   };
