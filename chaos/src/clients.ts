@@ -90,7 +90,10 @@ export class SseClient {
   private freshSession = false;
   private attempt: number;
 
-  constructor(private readonly options: SseClientOptions) {
+  private readonly options: SseClientOptions;
+
+  constructor(options: SseClientOptions) {
+    this.options = options;
     this.sub = options.sub;
     this.attempt = options.firstGateway;
   }

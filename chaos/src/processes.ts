@@ -68,11 +68,19 @@ export class ManagedProcess {
   /** The soak clock's time of the current instance's start. */
   startedAtMs = 0;
 
+  readonly spec: ProcessSpec;
+  private readonly log: WriteStream;
+  private readonly hooks: FleetHooks;
+
   constructor(
-    readonly spec: ProcessSpec,
-    private readonly log: WriteStream,
-    private readonly hooks: FleetHooks,
-  ) {}
+    spec: ProcessSpec,
+    log: WriteStream,
+    hooks: FleetHooks,
+  ) {
+    this.spec = spec;
+    this.log = log;
+    this.hooks = hooks;
+  }
 
   get name(): string {
     return this.spec.name;
@@ -185,10 +193,15 @@ export class Fleet {
     for (const managed of this.processes) managed.killNow();
   };
 
+  private readonly logDir: string;
+  private readonly hooks: FleetHooks;
+
   constructor(
-    private readonly logDir: string,
-    private readonly hooks: FleetHooks,
+    logDir: string,
+    hooks: FleetHooks,
   ) {
+    this.logDir = logDir;
+    this.hooks = hooks;
     process.once("exit", this.killAllNow);
   }
 

@@ -83,12 +83,17 @@ export interface SageMakerStandIn {
 }
 
 class ApiError extends Error {
+  readonly type: string;
+  readonly status: number;
+
   constructor(
-    readonly type: string,
+    type: string,
     message: string,
-    readonly status = 400,
+    status = 400,
   ) {
     super(message);
+    this.type = type;
+    this.status = status;
   }
 }
 

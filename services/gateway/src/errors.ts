@@ -5,12 +5,17 @@ import { isNatsUnavailable, StoreInputError, StoreUnavailableError } from "@gapf
 /** An error a handler throws on purpose: its status, stable code and message reach the client as they are. */
 export class ApiError extends Error {
   override name = "ApiError";
+  readonly statusCode: number;
+  readonly code: string;
+
   constructor(
-    readonly statusCode: number,
-    readonly code: string,
+    statusCode: number,
+    code: string,
     message: string,
   ) {
     super(message);
+    this.statusCode = statusCode;
+    this.code = code;
   }
 }
 

@@ -16,11 +16,18 @@ interface Window {
 export class FailureLimiter {
   private readonly windows: LRUCache<string, Window>;
 
+  private readonly maxFailures: number;
+  private readonly windowMs: number;
+  private readonly now: () => number;
+
   constructor(
-    private readonly maxFailures: number,
-    private readonly windowMs: number,
-    private readonly now: () => number,
+    maxFailures: number,
+    windowMs: number,
+    now: () => number,
   ) {
+    this.maxFailures = maxFailures;
+    this.windowMs = windowMs;
+    this.now = now;
     this.windows = new LRUCache({ max: MAX_ADDRESSES });
   }
 

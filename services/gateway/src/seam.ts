@@ -38,10 +38,16 @@ export async function readSeam(store: BarStore, symbol: string): Promise<number 
 export class SeamReader {
   private readonly reads = new Coalesced<string, number | null>();
 
+  private readonly store: BarStore;
+  private readonly onRead: () => void;
+
   constructor(
-    private readonly store: BarStore,
-    private readonly onRead: () => void = () => {},
-  ) {}
+    store: BarStore,
+    onRead: () => void = () => {},
+  ) {
+    this.store = store;
+    this.onRead = onRead;
+  }
 
   read(symbol: string): Promise<number | null> {
     return this.reads.run(symbol, (seal) => {

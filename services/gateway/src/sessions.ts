@@ -33,13 +33,22 @@ export function sessionState(record: SessionRecord, nowMs: number): SessionState
 export class SessionRegistry {
   private readonly outage: OutageLog;
 
+  private readonly kv: KV;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+  private readonly log: Logger;
+
   private constructor(
-    private readonly kv: KV,
+    kv: KV,
     bucket: string,
-    private readonly ttlMs: number,
-    private readonly now: () => number,
-    private readonly log: Logger,
+    ttlMs: number,
+    now: () => number,
+    log: Logger,
   ) {
+    this.kv = kv;
+    this.ttlMs = ttlMs;
+    this.now = now;
+    this.log = log;
     this.outage = new OutageLog(log, { what: "the sessions bucket", target: bucket });
   }
 

@@ -52,10 +52,15 @@ export class OutageLog {
   private downSince = 0;
   private readonly now: () => number;
 
+  private readonly log: Logger;
+  private readonly options: OutageLogOptions;
+
   constructor(
-    private readonly log: Logger,
-    private readonly options: OutageLogOptions,
+    log: Logger,
+    options: OutageLogOptions,
   ) {
+    this.log = log;
+    this.options = options;
     this.now = options.now ?? Date.now;
   }
 

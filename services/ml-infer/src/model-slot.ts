@@ -58,11 +58,14 @@ export interface ModelSlotOptions {
 }
 
 class RefusedModel extends Error {
+  readonly reason: LoadFailureReason;
+
   constructor(
-    readonly reason: LoadFailureReason,
+    reason: LoadFailureReason,
     message: string,
   ) {
     super(message);
+    this.reason = reason;
   }
 }
 

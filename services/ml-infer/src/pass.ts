@@ -10,11 +10,14 @@ export type PassStep = (typeof PASS_STEPS)[number];
 /** A scoring pass failed at `step`; nothing after it was done (the cursor in ml_predictions has not moved). */
 export class PassStepError extends Error {
   override name = "PassStepError";
+  readonly step: PassStep;
+
   constructor(
-    readonly step: PassStep,
+    step: PassStep,
     cause: unknown,
   ) {
     super(`${step} failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.step = step;
   }
 }
 

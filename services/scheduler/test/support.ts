@@ -7,7 +7,11 @@ import type { SchedulerClock } from "../src/index.ts";
 export class ManualClock implements SchedulerClock {
   private sleepers: { until: number; wake: () => void }[] = [];
 
-  constructor(private time: number) {}
+  private time: number;
+
+  constructor(time: number) {
+    this.time = time;
+  }
 
   now(): number {
     return this.time;

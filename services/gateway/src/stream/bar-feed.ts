@@ -66,7 +66,10 @@ export class BarFeed {
   readonly ready: Promise<void>;
   private markReady!: () => void;
 
-  constructor(private readonly deps: BarFeedDeps) {
+  private readonly deps: BarFeedDeps;
+
+  constructor(deps: BarFeedDeps) {
+    this.deps = deps;
     this.ready = new Promise((resolve) => (this.markReady = resolve));
   }
 

@@ -37,11 +37,18 @@ export class Hub {
   /** Direct gets of a subject's last sequence, shared by the requests that wait for one (see Coalesced). */
   private readonly lastSeqReads = new Coalesced<string, number | null>();
 
+  private readonly deps: HubDeps;
+  private readonly js: JetStreamClient;
+  private readonly jsm: JetStreamManager;
+
   private constructor(
-    private readonly deps: HubDeps,
-    private readonly js: JetStreamClient,
-    private readonly jsm: JetStreamManager,
+    deps: HubDeps,
+    js: JetStreamClient,
+    jsm: JetStreamManager,
   ) {
+    this.deps = deps;
+    this.js = js;
+    this.jsm = jsm;
     this.heartbeat = setInterval(() => this.beat(), deps.heartbeatMs);
     this.heartbeat.unref();
   }

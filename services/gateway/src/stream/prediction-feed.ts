@@ -32,7 +32,11 @@ export class PredictionFeed {
   private messages: ConsumerMessages | null = null;
   private deleteConsumer: (() => Promise<unknown>) | null = null;
 
-  constructor(private readonly deps: PredictionFeedDeps) {}
+  private readonly deps: PredictionFeedDeps;
+
+  constructor(deps: PredictionFeedDeps) {
+    this.deps = deps;
+  }
 
   async start(): Promise<void> {
     const { js, jsm, stream, subject } = this.deps;

@@ -22,7 +22,11 @@ export async function newProjectKey(alg: "ES256" | "RS256", kid: string): Promis
 export class FakeSupabaseAuth {
   private keys: ProjectKey[] = [];
   fetches = 0;
-  private constructor(private readonly server: Server) {}
+  private readonly server: Server;
+
+  private constructor(server: Server) {
+    this.server = server;
+  }
 
   static async start(): Promise<FakeSupabaseAuth> {
     let self: FakeSupabaseAuth | null = null;

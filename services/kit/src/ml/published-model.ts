@@ -12,11 +12,14 @@ export type PublishedModelProblem = "manifest" | "missing" | "sha256";
 /** A published model file that is missing, unreadable or not the bytes its manifest names. */
 export class PublishedModelError extends Error {
   override name = "PublishedModelError";
+  readonly problem: PublishedModelProblem;
+
   constructor(
-    readonly problem: PublishedModelProblem,
+    problem: PublishedModelProblem,
     message: string,
   ) {
     super(message);
+    this.problem = problem;
   }
 }
 

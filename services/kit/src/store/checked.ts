@@ -42,10 +42,15 @@ export function checkedStore(store: Store, options: CheckedStoreOptions): Store 
 class CheckedStore implements Store {
   readonly kind: Store["kind"];
 
+  private readonly store: Store;
+  private readonly outage: OutageLog;
+
   constructor(
-    private readonly store: Store,
-    private readonly outage: OutageLog,
+    store: Store,
+    outage: OutageLog,
   ) {
+    this.store = store;
+    this.outage = outage;
     this.kind = store.kind;
   }
 

@@ -22,13 +22,20 @@ export class StoreConfigError extends ConfigurationError {
  */
 export class StoreUnavailableError extends Error {
   override name = "StoreUnavailableError";
+  readonly backend: StoreKind;
+  readonly operation: string;
+  readonly answered: string;
+
   constructor(
-    readonly backend: StoreKind,
-    readonly operation: string,
+    backend: StoreKind,
+    operation: string,
     /** What the backend answered, or why there was no answer. */
-    readonly answered: string,
+    answered: string,
     options?: ErrorOptions,
   ) {
     super(`${backend} store, ${operation}: ${answered}`, options);
+    this.backend = backend;
+    this.operation = operation;
+    this.answered = answered;
   }
 }

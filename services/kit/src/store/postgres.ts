@@ -125,12 +125,22 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
 class PostgresStore implements Store {
   readonly kind = "postgres" as const;
 
+  private sql: Sql;
+  private readonly connect: () => Sql;
+  private readonly queryTimeoutMs: number;
+  private readonly log: Logger;
+
   constructor(
-    private sql: Sql,
-    private readonly connect: () => Sql,
-    private readonly queryTimeoutMs: number,
-    private readonly log: Logger,
-  ) {}
+    sql: Sql,
+    connect: () => Sql,
+    queryTimeoutMs: number,
+    log: Logger,
+  ) {
+    this.sql = sql;
+    this.connect = connect;
+    this.queryTimeoutMs = queryTimeoutMs;
+    this.log = log;
+  }
 
   /**
    * Runs one operation on the current pool. After a connection-level failure the pool is replaced by a fresh one:

@@ -189,10 +189,16 @@ class SupabaseStore implements Store {
    */
   private largestResponse = 0;
 
+  private readonly client: SupabaseClient;
+  private readonly log: Logger;
+
   constructor(
-    private readonly client: SupabaseClient,
-    private readonly log: Logger,
-  ) {}
+    client: SupabaseClient,
+    log: Logger,
+  ) {
+    this.client = client;
+    this.log = log;
+  }
 
   async lastBarTs(symbol: string): Promise<number | null> {
     checkSymbol(symbol);
