@@ -1,4 +1,14 @@
-import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, ReplayPolicy, type ConsumerConfig, type JetStreamManager } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  ReplayPolicy,
+  type ConsumerConfig,
+  type ConsumerMessages,
+  type JetStreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import type { NatsNames, TickKind } from "@gapfill/contracts";
 
@@ -48,4 +58,47 @@ export async function ensureTickConsumer(
   if (current.ack_wait === desired.ack_wait && current.max_deliver === desired.max_deliver) return "unchanged";
   await jsm.consumers.update(names.streams.mlTicks, settings.durable, { ack_wait: desired.ack_wait, max_deliver: desired.max_deliver });
   return "updated";
+}
+
+/** What `handle` gets besides the message: the stop signal, and a way to hand the message back once stopped. */
+export interface TickHandling {
+  /** Aborted by stop(): work in hand should give up. */
+  signal: AbortSignal;
+  /** A message whose work stop() interrupted: nak'd only after the subscription is closed. */
+  handBack(msg: JsMsg): void;
+}
+
+/**
+ * Feeds a tick consumer's messages to `handle` one at a time until stop(). A message taken or interrupted while
+ * stopping is handed back (nak) only after the subscription is closed, so the server gives it to another process
+ * sharing the durable rather than back to this one's pull request. `done` rejects if the subscription ends on its own.
+ */
+export function takeTicksInTurn(
+  messages: ConsumerMessages,
+  handle: (msg: JsMsg, handling: TickHandling) => Promise<void>,
+  what: string,
+): { done: Promise<void>; signal: AbortSignal; stop(): Promise<void> } {
+  const stopping = new AbortController();
+  const handedBack: JsMsg[] = [];
+  const handling: TickHandling = { signal: stopping.signal, handBack: (msg) => void handedBack.push(msg) };
+  const loop = (async () => {
+    for await (const msg of messages) {
+      if (stopping.signal.aborted) handedBack.push(msg);
+      else await handle(msg, handling);
+    }
+  })();
+  const done = loop.then(() => {
+    if (!stopping.signal.aborted) throw new Error(`the ${what} subscription ended on its own`);
+  });
+  done.catch(() => {});
+  return {
+    done,
+    signal: stopping.signal,
+    stop: async () => {
+      stopping.abort(new Error(`${what} stopping`));
+      await messages.close();
+      await loop.catch(() => {});
+      for (const msg of handedBack.splice(0)) msg.nak();
+    },
+  };
 }

@@ -1,7 +1,16 @@
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { modelPublishedEventSchema, type NatsNames } from "@gapfill/contracts";
-import { backoffDelayMs, decodeTickMessage, ensureTickConsumer, type BackoffPolicy, type Logger, type ServiceLifecycle } from "@gapfill/kit";
+import {
+  backoffDelayMs,
+  decodeTickMessage,
+  ensureTickConsumer,
+  takeTicksInTurn,
+  type BackoffPolicy,
+  type Logger,
+  type ServiceLifecycle,
+  type TickHandling,
+} from "@gapfill/kit";
 import type { InferMetrics } from "./metrics.ts";
 import type { ModelSlot } from "./model-slot.ts";
 import { PassStepError, scorePass, type PassDeps, type PassResult, type PassSettings } from "./pass.ts";
@@ -105,10 +114,7 @@ export async function startInference(options: InferenceOptions): Promise<Service
   const consumer = await jetstream(nc).consumers.get(names.streams.mlTicks, INFER_DURABLE);
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 1 });
   log.info({ stream: names.streams.mlTicks, durable: INFER_DURABLE, consumer: consumerAction }, "waiting for infer ticks");
-  /** Ticks taken but not finished when stop() came: handed back once the subscription is closed. */
-  const handBack: JsMsg[] = [];
-
-  async function handle(msg: JsMsg): Promise<void> {
+  async function handle(msg: JsMsg, { signal, handBack }: TickHandling): Promise<void> {
     const decoded = decodeTickMessage(msg.subject, msg.data);
     if (!decoded.ok) {
       log.warn({ subject: msg.subject, seq: msg.seq, reason: decoded.reason }, "not an infer tick: terminated");
@@ -130,8 +136,8 @@ export async function startInference(options: InferenceOptions): Promise<Service
       await work(`tick ${new Date(tick.window_start).toISOString()}`);
       msg.ack();
     } catch (error) {
-      if (stopping.signal.aborted) {
-        handBack.push(msg);
+      if (signal.aborted || stopping.signal.aborted) {
+        handBack(msg);
         return;
       }
       const delivery = msg.info.deliveryCount;
@@ -147,31 +153,17 @@ export async function startInference(options: InferenceOptions): Promise<Service
     }
   }
 
-  const loop = (async () => {
-    for await (const msg of messages) {
-      if (stopping.signal.aborted) {
-        handBack.push(msg);
-        continue;
-      }
-      await handle(msg);
-    }
-  })();
-  const done = loop.then(() => {
-    if (!stopping.signal.aborted) throw new Error("the infer tick subscription ended on its own");
-  });
-  done.catch(() => {});
+  const ticks = takeTicksInTurn(messages, handle, "infer tick");
 
   let stopped: Promise<void> | null = null;
   return {
     ready: Promise.resolve(),
-    done,
+    done: ticks.done,
     stop: () =>
       (stopped ??= (async () => {
         stopping.abort(new Error("ml-infer stopping"));
         published.unsubscribe();
-        await messages.close();
-        await Promise.all([loop.catch(() => {}), following]);
-        for (const msg of handBack.splice(0)) msg.nak();
+        await Promise.all([ticks.stop(), following]);
         // Whatever was queued has seen the abort; the model is no longer in use.
         await exclusive(async () => {});
         log.info("ml-infer stopped");

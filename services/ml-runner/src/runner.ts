@@ -1,7 +1,15 @@
 import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { runIdOf, tickEventSchema, type NatsNames, type TickEvent } from "@gapfill/contracts";
-import { backoffDelayMs, ensureTickConsumer, type BackoffPolicy, type ServiceLifecycle } from "@gapfill/kit";
+import { runIdOf, type NatsNames } from "@gapfill/contracts";
+import {
+  backoffDelayMs,
+  decodeTickMessage,
+  ensureTickConsumer,
+  takeTicksInTurn,
+  type BackoffPolicy,
+  type ServiceLifecycle,
+  type TickHandling,
+} from "@gapfill/kit";
 import { RUNNER_DURABLE, runnerConsumerSettings } from "./consumer.ts";
 import { executeRun, failRun, RunStepError, type RunDeps, type RunSettings } from "./run.ts";
 
@@ -39,24 +47,15 @@ export async function startRunner(options: RunnerOptions): Promise<ServiceLifecy
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 1 });
   log.info({ stream: names.streams.mlTicks, durable: RUNNER_DURABLE, consumer: consumerAction, trainer: deps.trainer.kind }, "waiting for retrain ticks");
 
-  const stopping = new AbortController();
-  /**
-   * Ticks taken but not finished when stop() came: handed back (nak) only after the subscription is closed, so the
-   * server gives them to another runner instead of back to this one's pull request.
-   */
-  const handBack: JsMsg[] = [];
-
-  async function handle(msg: JsMsg): Promise<void> {
-    let tick: TickEvent;
-    try {
-      tick = tickEventSchema.parse(msg.json());
-      if (tick.kind !== "retrain") throw new Error(`a ${tick.kind} tick on the retrain subject`);
-    } catch (error) {
-      log.warn({ subject: msg.subject, seq: msg.seq, err: error }, "not a retrain tick: terminated");
+  async function handle(msg: JsMsg, { signal, handBack }: TickHandling): Promise<void> {
+    const decoded = decodeTickMessage(msg.subject, msg.data);
+    if (!decoded.ok) {
+      log.warn({ subject: msg.subject, seq: msg.seq, reason: decoded.reason }, "not a retrain tick: terminated");
       // No reason text: NATS 2.9 takes only a bare "+TERM" as a termination.
       msg.term();
       return;
     }
+    const tick = decoded.tick;
     const delivery = msg.info.deliveryCount;
     const runId = runIdOf(tick);
     if (delivery > maxDeliveries) {
@@ -69,12 +68,12 @@ export async function startRunner(options: RunnerOptions): Promise<ServiceLifecy
     const claim = setInterval(() => msg.working(), Math.max(100, Math.floor(ackWaitMs / 3)));
     deps.metrics.runInProgress.set(1);
     try {
-      await executeRun(deps, settings, tick, delivery, stopping.signal);
+      await executeRun(deps, settings, tick, delivery, signal);
       msg.ack();
     } catch (error) {
-      if (stopping.signal.aborted) {
+      if (signal.aborted) {
         log.info({ run: runId }, "run interrupted by stop; its tick is handed back");
-        handBack.push(msg);
+        handBack(msg);
         return;
       }
       const stepError = error instanceof RunStepError ? error : null;
@@ -99,30 +98,15 @@ export async function startRunner(options: RunnerOptions): Promise<ServiceLifecy
     }
   }
 
-  const loop = (async () => {
-    for await (const msg of messages) {
-      if (stopping.signal.aborted) {
-        handBack.push(msg);
-        continue;
-      }
-      await handle(msg);
-    }
-  })();
-  const done = loop.then(() => {
-    if (!stopping.signal.aborted) throw new Error("the retrain tick subscription ended on its own");
-  });
-  done.catch(() => {});
+  const ticks = takeTicksInTurn(messages, handle, "retrain tick");
 
   let stopped: Promise<void> | null = null;
   return {
     ready: Promise.resolve(),
-    done,
+    done: ticks.done,
     stop: () =>
       (stopped ??= (async () => {
-        stopping.abort(new Error("ml-runner stopping"));
-        await messages.close();
-        await loop.catch(() => {});
-        for (const msg of handBack.splice(0)) msg.nak();
+        await ticks.stop();
         log.info("ml-runner stopped");
       })()),
   };
