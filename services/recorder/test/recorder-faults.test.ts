@@ -1,16 +1,14 @@
 /**
- * The recorder as deployed (src/main.ts in its own OS process) under the faults issue 5 names: 20,000 bars, the
+ * The recorder as deployed (src/main.ts in its own OS process) under faults: 20,000 bars, the
  * database's connections terminated mid-run, the database cut off twice (once past the ack wait, once with the
  * recorder killed while it holds an unwritten batch), and a new recorder process on the same durable consumer.
  * The table must end equal to the stream, row for row and field for field.
  */
-import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { natsNames } from "@gapfill/contracts";
-import { createLogger, openPostgresStore, TYPESCRIPT_NODE_ARGS } from "@gapfill/kit";
+import { createLogger, openPostgresStore } from "@gapfill/kit";
 import {
   connectTestNats,
   connectTestPostgres,
@@ -19,7 +17,9 @@ import {
   provisionTestTopology,
   publishBars,
   readStreamBars,
+  type ServiceProcess,
   type Sql,
+  startServiceProcess,
   startTcpProxy,
   type TcpProxy,
   TEST_DATABASE_URL,
@@ -38,35 +38,13 @@ const MAIN = join(import.meta.dirname, "..", "src", "main.ts");
 const SYMBOLS = ["BTCUSDT", "ETHUSDT"];
 const WRITE_FAILED = "store write failed; retrying (bars stay in JetStream)";
 
-interface RecorderProcess {
-  child: ChildProcessWithoutNullStreams;
-  /** Parsed JSON log lines. */
-  logs: Record<string, unknown>[];
-  stderr: string[];
-  exited: Promise<number | null>;
-}
-
-function startRecorderProcess(env: Record<string, string>): RecorderProcess {
-  const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, MAIN], { env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] });
-  const logs: Record<string, unknown>[] = [];
-  const stderr: string[] = [];
-  createInterface({ input: child.stdout }).on("line", (line) => {
-    try {
-      logs.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      stderr.push(line);
-    }
-  });
-  createInterface({ input: child.stderr }).on("line", (line) => stderr.push(line));
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  return { child, logs, stderr, exited };
-}
+const startRecorderProcess = (env: Record<string, string>) => startServiceProcess(MAIN, env);
 
 let nc: NatsConnection;
 let admin: Sql;
 let proxy: TcpProxy;
 const ns = uniqueNamespace();
-const processes: RecorderProcess[] = [];
+const processes: ServiceProcess[] = [];
 
 beforeAll(async () => {
   nc = await connectTestNats();
@@ -76,8 +54,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const p of processes) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
-  await Promise.all(processes.map((p) => p.exited));
+  await Promise.all(processes.map((p) => p.kill()));
   await proxy.close();
   await deleteNamespaceStreams(nc, ns);
   await dropTestSchema(admin, ns);
@@ -103,7 +80,7 @@ describe("recorder process under faults", () => {
     const series = Object.fromEntries(SYMBOLS.map((symbol, i) => [symbol, testBars(symbol, TEST_SERIES_START, 10_000, i + 1)]));
     const part = (from: number, to: number) => SYMBOLS.flatMap((symbol) => series[symbol]!.slice(from, to));
     const stream = natsNames(ns).streams.bars;
-    const failures = (p: RecorderProcess) => p.logs.filter((l) => l.msg === WRITE_FAILED);
+    const failures = (p: ServiceProcess) => p.logs.filter((l) => l.msg === WRITE_FAILED);
 
     const a = startRecorderProcess(env);
     processes.push(a);
@@ -139,7 +116,7 @@ describe("recorder process under faults", () => {
     await waitFor(() => failures(a).length > failedSoFar, { what: "a failed write in part 3", timeoutMs: 30_000 });
     expect((await consumerState(nc, stream, RECORDER_DURABLE)).ackPending).toBeGreaterThan(0);
     a.child.kill("SIGKILL");
-    expect(await a.exited).toBeNull();
+    expect((await a.exited).signal).toBe("SIGKILL");
     proxy.restore();
     expect(await part3).toBe(6000);
 
@@ -170,7 +147,7 @@ describe("recorder process under faults", () => {
 
     // A clean stop: SIGTERM drains and exits 0.
     b.child.kill("SIGTERM");
-    expect(await b.exited).toBe(0);
+    expect((await b.exited).code).toBe(0);
     expect(b.logs.some((l) => l.msg === "recorder stopped")).toBe(true);
   });
 
@@ -184,7 +161,7 @@ describe("recorder process under faults", () => {
       DATABASE_URL: "",
     });
     processes.push(p);
-    expect(await p.exited).toBe(78);
+    expect((await p.exited).code).toBe(78);
     expect(p.stderr.join("\n")).toMatch(/needs a key allowed to write.*set SUPABASE_API_KEY/);
   });
 });
