@@ -125,6 +125,8 @@ export async function executeRun(deps: RunDeps, settings: RunSettings, tick: Tic
 
   /** Runs one step, timing it and naming it in any error. */
   async function step<T>(name: RunStep, work: (startedAt: string) => Promise<T>): Promise<{ value: T; timing: { started_at: string; finished_at: string; duration_ms: number } }> {
+    // A stop that came while the last step finished: no new step starts (its work may not notice an aborted signal).
+    signal.throwIfAborted();
     const started = now();
     const clock = performance.now();
     try {

@@ -267,7 +267,11 @@ describe("ml-runner with the in-process trainer", () => {
     // One delivery allowed; the runner holding it stops mid-training (as a killed one would never answer).
     const hanging: Trainer = {
       kind: "local",
-      train: ({ signal }) => new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason as Error))),
+      train: ({ signal }) =>
+        new Promise((_, reject) => {
+          if (signal.aborted) reject(signal.reason as Error);
+          else signal.addEventListener("abort", () => reject(signal.reason as Error));
+        }),
     };
     const first = await world.startRunner({ env: { ML_MAX_DELIVERIES: "1" }, trainer: hanging });
     const stalled = await world.publishTick(WINDOW_START + MINUTE);
