@@ -76,7 +76,11 @@ export class BootstrapPages {
   /** Pages whose last read lacked bars of the stream: the next read waits for a recorder's hint. */
   private readonly waitingForRecorder = new Map<string, Promise<void>>();
 
-  constructor(private readonly deps: BootstrapPagesDeps) {}
+  private readonly deps: BootstrapPagesDeps;
+
+  constructor(deps: BootstrapPagesDeps) {
+    this.deps = deps;
+  }
 
   /** A bar read from the stream: pages it could change are dropped. */
   onStoredBar(symbol: string, ts: number): void {

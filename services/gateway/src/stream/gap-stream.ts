@@ -83,10 +83,10 @@ export class GapStream implements LiveListener, PredictionListener {
   private deadline: NodeJS.Timeout | null = null;
   private drainWaiter: (() => void) | null = null;
 
-  constructor(
-    private readonly shared: GapStreamShared,
-    options: GapStreamOptions,
-  ) {
+  private readonly shared: GapStreamShared;
+
+  constructor(shared: GapStreamShared, options: GapStreamOptions) {
+    this.shared = shared;
     this.sessionId = options.sessionId;
     this.wantsPartial = options.partial;
     this.wantsPredictions = options.predictions;

@@ -170,7 +170,10 @@ class EmbeddedStore implements Store {
   private readonly upsertEmbeddingRows: (rows: readonly (Omit<EmbeddingRow, "embedding"> & { embedding: Buffer })[]) => void;
   private readonly upsertPredictionRows: (rows: readonly PredictionRow[]) => void;
 
-  constructor(private readonly db: SqliteDatabase) {
+  private readonly db: SqliteDatabase;
+
+  constructor(db: SqliteDatabase) {
+    this.db = db;
     this.upsertMany = writeAll(db, UPSERT);
     this.upsertEmbeddingRows = writeAll(db, UPSERT_EMBEDDING);
     this.upsertPredictionRows = writeAll(db, UPSERT_PREDICTION);
