@@ -93,6 +93,22 @@ function timingsOf(record: RunRecord): Partial<Record<RunStep, number>> {
 }
 
 /**
+ * Which attempt at the tick's run a delivery is: JetStream's delivery count, or one more than the attempt the run
+ * record saw last when that is higher. The count alone undercounts: a tick handed back at a stop can be swallowed by
+ * the stopping process's last pull request, come back only after the ack wait, and NATS 2.9 then delivers it with
+ * the count started again at 1. An unreadable record leaves the count as it is (the run itself will then fail).
+ */
+export async function attemptOf(
+  deps: Pick<RunDeps, "objects">,
+  settings: Pick<RunSettings, "trainPrefix">,
+  tick: TickEvent,
+  deliveryCount: number,
+): Promise<number> {
+  const record = await readRunRecord(deps.objects, runPrefixOf(settings.trainPrefix, runIdOf(tick))).catch(() => null);
+  return record?.state === "running" ? Math.max(deliveryCount, record.delivery + 1) : deliveryCount;
+}
+
+/**
  * One retrain run for a tick, resumable: export → train → evaluate and gate → publish, each step recorded in
  * `<TRAIN_PREFIX>/<run_id>/run.json` when done. A delivery finding the run ended returns at once; one finding it
  * part done goes on from the first step not done (a SageMaker job created before is followed, not created again).

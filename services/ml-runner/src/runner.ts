@@ -11,7 +11,7 @@ import {
   type TickHandling,
 } from "@gapfill/kit";
 import { RUNNER_DURABLE, runnerConsumerSettings } from "./consumer.ts";
-import { executeRun, failRun, RunStepError, type RunDeps, type RunSettings } from "./run.ts";
+import { attemptOf, executeRun, failRun, RunStepError, type RunDeps, type RunSettings } from "./run.ts";
 
 export interface RunnerTuning {
   /** Delay before a failed attempt's tick is delivered again, growing with the delivery count. */
@@ -35,7 +35,7 @@ export interface RunnerOptions {
 /**
  * Takes retrain ticks from the shared durable consumer one at a time and runs each (see executeRun). While a run
  * lasts its tick is kept claimed with in-progress acks. A failed attempt is handed back for a later delivery (and
- * announced); the delivery after ML_MAX_DELIVERIES, or a training job that failed, ends the run as failed. stop()
+ * announced); the attempt after ML_MAX_DELIVERIES (see attemptOf), or a training job that failed, ends the run as failed. stop()
  * interrupts the run in hand and hands its tick back at once; a SageMaker job keeps running and is found again.
  */
 export async function startRunner(options: RunnerOptions): Promise<ServiceLifecycle> {
@@ -56,7 +56,7 @@ export async function startRunner(options: RunnerOptions): Promise<ServiceLifecy
       return;
     }
     const tick = decoded.tick;
-    const delivery = msg.info.deliveryCount;
+    const delivery = await attemptOf(deps, settings, tick, msg.info.deliveryCount);
     const runId = runIdOf(tick);
     if (delivery > maxDeliveries) {
       const reason = `given up: the tick was delivered ${maxDeliveries} times (ML_MAX_DELIVERIES) without the run ending`;
