@@ -60,7 +60,16 @@ describe("TradeSocket", () => {
       if (seen.opens.length > 0 && socket!.downForMs() > 0) everDown = true;
     }, 20);
     try {
-      await waitFor(() => sim!.stats().ws.opened >= 4, { timeoutMs: 8000, what: "four connections" });
+      // Trades after a replacement too: the contiguity check below means nothing without them.
+      let idsBeforeReplacement: number | null = null;
+      await waitFor(
+        () => {
+          const opened = sim!.stats().ws.opened;
+          if (opened >= 2) idsBeforeReplacement ??= seen.ids.length;
+          return opened >= 4 && idsBeforeReplacement !== null && seen.ids.length > idsBeforeReplacement;
+        },
+        { timeoutMs: 15_000, what: "four connections, with trades after the first replacement" },
+      );
     } finally {
       clearInterval(sampler);
     }
