@@ -2,7 +2,10 @@
  * Recorder throughput on a backlog (issue 5): 40,000 bars waiting in the stream, a recorder started on an empty
  * table with the default batch settings, timed until every bar is written and acknowledged. The floor, measured in
  * the same run on the same store kind: upserting the same bars straight into the store in batches of the same
- * size, with no JetStream in between. Three rounds each; medians and the ratio recorder / floor.
+ * size, with no JetStream in between. Three rounds each; medians and the ratio recorder / floor. A third row runs
+ * the recorder with a store that writes nothing, against the embedded floor: the most any store could give on this
+ * machine. The last columns are the CPU time per bar, while
+ * the recorder drained, of this process (all its threads) and of the local nats-server (when /proc shows one).
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -25,6 +28,7 @@ import {
   waitFor,
 } from "@gapfill/testkit";
 import { RECORDER_DURABLE, startRecorder } from "../services/recorder/src/index.ts";
+import { natsServerCpuSeconds } from "./nats-server-cpu.ts";
 
 const PER_SYMBOL = 20_000;
 const BATCH = 1000;
@@ -59,13 +63,32 @@ async function floorRate(kind: "postgres" | "embedded"): Promise<number> {
   return bars.length / seconds;
 }
 
-/** Bars per second of a recorder draining the whole backlog into an empty store. */
-async function recorderRate(kind: "postgres" | "embedded"): Promise<number> {
+type Variant = { label: string; kind: "postgres" | "embedded"; writes: boolean };
+type RecorderRun = { rate: number; cpuUs: number; natsCpuUs: number | null };
+
+/** A store whose bar upserts do nothing: what the recorder costs without its writes. */
+function withoutWrites(store: BarStore): BarStore {
+  return {
+    kind: store.kind,
+    lastBarTs: (symbol) => store.lastBarTs(symbol),
+    pageNewestFirst: (symbol, query) => store.pageNewestFirst(symbol, query),
+    upsertBars: async () => {},
+    ping: () => store.ping(),
+    close: () => store.close(),
+  };
+}
+
+/** Bars per second of a recorder draining the whole backlog into an empty store, and CPU µs a bar. */
+async function recorderRate({ kind, writes }: Variant): Promise<RecorderRun> {
   const jsm = await jetstreamManager(nc);
   const stream = natsNames(ns).streams.bars;
   await jsm.consumers.delete(stream, RECORDER_DURABLE).catch(() => false);
-  const store = await freshStore(kind);
+  const opened = await freshStore(kind);
+  const store = writes ? opened : withoutWrites(opened);
+  await store.ping();
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
+  const natsStart = natsServerCpuSeconds();
   const recorder = await startRecorder({
     config: { NATS_NAMESPACE: ns, BINANCE_SYMBOL: ["BTCUSDT", "ETHUSDT"], RECORDER_BATCH_SIZE: BATCH, RECORDER_BATCH_MS: 250, RECORDER_ACK_WAIT_MS: 30_000 },
     nc,
@@ -81,29 +104,43 @@ async function recorderRate(kind: "postgres" | "embedded"): Promise<number> {
     { timeoutMs: 300_000, intervalMs: 10, what: "the backlog recorded" },
   );
   const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  const natsEnd = natsServerCpuSeconds();
   await recorder.stop();
   const stored = (await store.pageNewestFirst("BTCUSDT", { limit: PER_SYMBOL + 1 })).length + (await store.pageNewestFirst("ETHUSDT", { limit: PER_SYMBOL + 1 })).length;
-  if (stored !== bars.length) throw new Error(`recorded ${stored} rows, expected ${bars.length}`);
+  if (writes && stored !== bars.length) throw new Error(`recorded ${stored} rows, expected ${bars.length}`);
   await store.close();
-  return bars.length / seconds;
+  const natsCpuUs = natsStart === null || natsEnd === null ? null : ((natsEnd - natsStart) * 1e6) / bars.length;
+  return { rate: bars.length / seconds, cpuUs: (cpu.user + cpu.system) / bars.length, natsCpuUs };
 }
+
+const variants: Variant[] = [
+  { label: "postgres", kind: "postgres", writes: true },
+  { label: "embedded", kind: "embedded", writes: true },
+  { label: "no writes (ceiling)", kind: "embedded", writes: false },
+];
 
 const lines: string[] = [];
 try {
   await provisionTestTopology(nc, ns, { barsMaxAgeHours: 24 });
   await publishBars(nc, ns, bars, 512);
   lines.push(`backlog of ${bars.length.toLocaleString("en")} bars, batches of ${BATCH}, ${ROUNDS} rounds (median)`);
-  lines.push(`${"store".padEnd(10)}${"recorder bars/s".padStart(17)}${"floor bars/s".padStart(15)}${"recorder / floor".padStart(18)}`);
-  for (const kind of ["postgres", "embedded"] as const) {
-    const recorder: number[] = [];
+  lines.push(
+    `${"store".padEnd(22)}${"recorder bars/s".padStart(17)}${"floor bars/s".padStart(15)}${"recorder / floor".padStart(18)}${"CPU µs/bar".padStart(12)}${"NATS CPU µs/bar".padStart(17)}`,
+  );
+  const median = (values: number[]) => quantile([...values].sort((a, b) => a - b), 0.5);
+  for (const variant of variants) {
+    const runs: RecorderRun[] = [];
     const floor: number[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      floor.push(await floorRate(kind));
-      recorder.push(await recorderRate(kind));
+      floor.push(await floorRate(variant.kind));
+      runs.push(await recorderRate(variant));
     }
-    const r = quantile(recorder.sort((a, b) => a - b), 0.5);
-    const f = quantile(floor.sort((a, b) => a - b), 0.5);
-    lines.push(`${kind.padEnd(10)}${r.toFixed(0).padStart(17)}${f.toFixed(0).padStart(15)}${(r / f).toFixed(2).padStart(18)}`);
+    const [r, f] = [median(runs.map((run) => run.rate)), median(floor)];
+    const natsCpu = runs.every((run) => run.natsCpuUs !== null) ? median(runs.map((run) => run.natsCpuUs!)).toFixed(1) : "n/a";
+    lines.push(
+      `${variant.label.padEnd(22)}${r.toFixed(0).padStart(17)}${f.toFixed(0).padStart(15)}${(r / f).toFixed(2).padStart(18)}${median(runs.map((run) => run.cpuUs)).toFixed(1).padStart(12)}${natsCpu.padStart(17)}`,
+    );
   }
 } finally {
   await deleteNamespaceStreams(nc, ns);
