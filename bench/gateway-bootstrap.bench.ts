@@ -97,10 +97,13 @@ async function timed(
 
 const ms = (values: number[]) => `p50 ${quantile(values, 0.5).toFixed(2)} ms, p99 ${quantile(values, 0.99).toFixed(2)} ms`;
 
-/** The gateway's reads of price_15s so far (pages and seams), from its /metrics. */
-async function storeReads(base: string): Promise<number> {
-  const text = (await get(`${base}/metrics`)).body.toString();
-  return [...text.matchAll(/^gateway_store_reads_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+/** The gateway's reads of price_15s so far (pages and seams), from its metrics port. */
+async function storeReads(metricsUrl: string): Promise<number> {
+  const text = (await get(metricsUrl)).body.toString();
+  const counts = [...text.matchAll(/^gateway_store_reads_total\{[^}]*\} (\d+)/gm)];
+  // Zero reads would pass any "at most" reading: a count that cannot be read must stop the benchmark instead.
+  if (counts.length === 0) throw new Error(`no gateway_store_reads_total in ${metricsUrl}`);
+  return counts.reduce((sum, m) => sum + Number(m[1]), 0);
 }
 
 const ns = uniqueNamespace();
@@ -180,11 +183,11 @@ try {
   }
 
   // 1,000 concurrent requests for one page nobody asked for yet.
-  const before = await storeReads(gateway.url);
+  const before = await storeReads(gateway.metricsUrl);
   const fresh = `${gateway.url}/bootstrap?limit=${PAGE}&to_ts=${bars[BARS - 1234]!.ts}`;
   const responses = await Promise.all(Array.from({ length: BURST }, () => get(fresh, { ...auth, "accept-encoding": "br" })));
   if (responses.some((r) => r.status !== 200)) throw new Error("a concurrent request failed");
-  say(`\n${BURST} concurrent requests for one uncached page: ${(await storeReads(gateway.url)) - before} store reads (page and seam)`);
+  say(`\n${BURST} concurrent requests for one uncached page: ${(await storeReads(gateway.metricsUrl)) - before} store reads (page and seam)`);
 
   // 1,000 requests for the newest page across each of three bar closes, a recorder writing the bars.
   recorder = await startRecorder({
@@ -206,7 +209,7 @@ try {
   const perBar: number[] = [];
   for (const bar of series.slice(BARS)) {
     await get(newest, auth);
-    const readsBefore = await storeReads(gateway.url);
+    const readsBefore = await storeReads(gateway.metricsUrl);
     const burst = runPool(BURST, 100, async () => {
       const response = await get(newest, { ...auth, "accept-encoding": "br" });
       if (response.status !== 200) throw new Error(`newest page answered ${response.status}`);
@@ -217,7 +220,7 @@ try {
     await waitFor(async () => (await store.lastBarTs(SYMBOL)) === bar.ts, { what: "the recorder to write the bar", timeoutMs: 10_000 });
     const top = JSON.parse((await get(newest, auth)).body.toString()) as BootstrapPage;
     if (top.bars[0]!.ts !== bar.ts) throw new Error("the newest page does not show the recorded bar");
-    perBar.push((await storeReads(gateway.url)) - readsBefore);
+    perBar.push((await storeReads(gateway.metricsUrl)) - readsBefore);
   }
   say(`${BURST} requests for the newest page across a bar close (3 bars): store reads per bar ${perBar.join(", ")}`);
 

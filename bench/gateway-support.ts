@@ -16,17 +16,19 @@ const root = join(here, "..");
 export const now = () => performance.timeOrigin + performance.now();
 
 
-export async function startGatewayProcess(env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const port = await freePort();
+/** The gateway process: its API at `url`, its Prometheus metrics (served on a port of their own) at `metricsUrl`. */
+export async function startGatewayProcess(env: Record<string, string>): Promise<{ child: ChildProcess; url: string; metricsUrl: string }> {
+  const [port, metricsPort] = [await freePort(), await freePort()];
   const child = spawn(process.execPath, [...TYPESCRIPT_NODE_ARGS, join(root, "services/gateway/src/main.ts")], {
-    env: { ...process.env, GATEWAY_METRICS_PORT: "0", ...env, PORT: String(port), HOST: "127.0.0.1" },
+    env: { ...process.env, ...env, GATEWAY_METRICS_PORT: String(metricsPort), METRICS_HOST: "127.0.0.1", PORT: String(port), HOST: "127.0.0.1" },
     stdio: ["ignore", "ignore", "inherit"],
   });
   const url = `http://127.0.0.1:${port}`;
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
-      if ((await fetch(`${url}/readyz`)).status === 200) return { child, url };
+      if ((await fetch(`${url}/readyz`)).status === 200) return { child, url, metricsUrl };
     } catch {
       // not listening yet
     }
