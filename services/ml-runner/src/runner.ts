@@ -35,8 +35,9 @@ export interface RunnerOptions {
 /**
  * Takes retrain ticks from the shared durable consumer one at a time and runs each (see executeRun). While a run
  * lasts its tick is kept claimed with in-progress acks. A failed attempt is handed back for a later delivery (and
- * announced); the attempt after ML_MAX_DELIVERIES (see attemptOf), or a training job that failed, ends the run as failed. stop()
- * interrupts the run in hand and hands its tick back at once; a SageMaker job keeps running and is found again.
+ * announced); the attempt after ML_MAX_DELIVERIES (see attemptOf), or a training job that failed, ends the run as
+ * failed. stop() interrupts the run in hand and hands its tick back at once; a SageMaker job keeps running and is
+ * found again.
  */
 export async function startRunner(options: RunnerOptions): Promise<ServiceLifecycle> {
   const { names, deps, settings, maxDeliveries, ackWaitMs } = options;
