@@ -77,7 +77,7 @@ export function takeTicksInTurn(
   messages: ConsumerMessages,
   handle: (msg: JsMsg, handling: TickHandling) => Promise<void>,
   what: string,
-): { done: Promise<void>; signal: AbortSignal; stop(): Promise<void> } {
+): { done: Promise<void>; stop(): Promise<void> } {
   const stopping = new AbortController();
   const handedBack: JsMsg[] = [];
   const handling: TickHandling = { signal: stopping.signal, handBack: (msg) => void handedBack.push(msg) };
@@ -93,7 +93,6 @@ export function takeTicksInTurn(
   done.catch(() => {});
   return {
     done,
-    signal: stopping.signal,
     stop: async () => {
       stopping.abort(new Error(`${what} stopping`));
       await messages.close();

@@ -114,7 +114,7 @@ export async function startInference(options: InferenceOptions): Promise<Service
   const consumer = await jetstream(nc).consumers.get(names.streams.mlTicks, INFER_DURABLE);
   const messages: ConsumerMessages = await consumer.consume({ max_messages: 1 });
   log.info({ stream: names.streams.mlTicks, durable: INFER_DURABLE, consumer: consumerAction }, "waiting for infer ticks");
-  async function handle(msg: JsMsg, { signal, handBack }: TickHandling): Promise<void> {
+  async function handle(msg: JsMsg, { handBack }: TickHandling): Promise<void> {
     const decoded = decodeTickMessage(msg.subject, msg.data);
     if (!decoded.ok) {
       log.warn({ subject: msg.subject, seq: msg.seq, reason: decoded.reason }, "not an infer tick: terminated");
@@ -136,7 +136,8 @@ export async function startInference(options: InferenceOptions): Promise<Service
       await work(`tick ${new Date(tick.window_start).toISOString()}`);
       msg.ack();
     } catch (error) {
-      if (signal.aborted || stopping.signal.aborted) {
+      // stop() aborts `stopping` before it stops taking ticks: this covers the tick's own signal too.
+      if (stopping.signal.aborted) {
         handBack(msg);
         return;
       }
